@@ -1,0 +1,1 @@
+"""gridgis: residents ' requests on H3 demand heatmaps."""

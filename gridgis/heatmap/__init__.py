@@ -1,0 +1,1 @@
+"""Heatmap analytics: aggregation, hot spots, trends, project candidates, rasters."""

@@ -1,0 +1,1 @@
+"""Ingest: read, map, validate, locate, classify, dedupe and store residents' requests."""

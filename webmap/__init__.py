@@ -1,0 +1,1 @@
+"""webmap: the Flask web adapter."""
