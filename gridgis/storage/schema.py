@@ -1,0 +1,162 @@
+"""The database schema as SQLAlchemy Core tables (the migrations create exactly these)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# Times are stored as UTC epoch seconds (BIGINT): identical on SQLite and PostgreSQL, cheap to range-filter
+# and bucket in SQL; the Store hands them out as tz-aware timestamps.
+# H3 cells are 64-bit integers; every valid cell is < 2**63, so a signed BIGINT holds it unchanged.
+
+ingest_batches = Table(
+    "ingest_batches",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("file_name", Text, nullable=False),
+    Column("file_sha256", String(64)),
+    Column("source", String(64), nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger),
+    Column("status", String(16), nullable=False),  # running | committed | failed
+    Column("rows_read", Integer, nullable=False, default=0),
+    Column("rows_stored", Integer, nullable=False, default=0),
+    Column("rows_updated", Integer, nullable=False, default=0),
+    Column("rows_rejected", Integer, nullable=False, default=0),
+    Column("report", Text),  # JSON of IngestReport.to_dict()
+    Column("options", Text),  # JSON of the options the import ran with
+)
+
+requests = Table(
+    "requests",
+    metadata,
+    Column("id", String(160), primary_key=True),  # stable and unique: source + ":" + source_id (or content hash)
+    Column("source", String(64), nullable=False),
+    Column("source_id", String(128), nullable=False),
+    Column("batch_id", String(32), ForeignKey("ingest_batches.id"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("address", Text),
+    Column("category", String(16), nullable=False),
+    Column("category_rule", Text, nullable=False),
+    Column("source_category", Text),
+    Column("request_type", String(16)),
+    Column("status", String(16), nullable=False),
+    Column("lng", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("source_crs", String(64), nullable=False),
+    Column("orig_x", Float),
+    Column("orig_y", Float),
+    Column("geocode_level", String(16), nullable=False),  # source | door | building | estate | community | street
+    Column("geocode_score", Float),
+    Column("grid_code", String(15)),
+    Column("cell", BigInteger, nullable=False),  # H3 at the fine resolution (meta h3_resolution, default 10)
+    Column("cell_9", BigInteger),
+    Column("cell_8", BigInteger),
+    Column("cell_7", BigInteger),
+    Column("duplicate_of", String(160)),
+    Column("reporter_name", Text),  # personal data: authorised use only, never exported
+    Column("reporter_phone", Text),
+    Column("extra", Text),  # JSON of unmapped source columns
+    Column("content_hash", String(32), nullable=False),
+    Column("ingested_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+Index("ix_requests_created", requests.c.created_at)
+Index("ix_requests_cell9_created", requests.c.cell_9, requests.c.created_at)
+Index("ix_requests_cell_created", requests.c.cell, requests.c.created_at)
+Index("ix_requests_grid_created", requests.c.grid_code, requests.c.created_at)
+Index("ix_requests_category_created", requests.c.category, requests.c.created_at)
+
+rejects = Table(
+    "rejects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", String(32), ForeignKey("ingest_batches.id"), nullable=False),
+    Column("line", Integer, nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("value", Text),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text),  # JSON of the source row as read
+)
+Index("ix_rejects_batch", rejects.c.batch_id)
+
+grids = Table(
+    "grids",
+    metadata,
+    Column("grid_code", String(15), primary_key=True),
+    Column("name", Text),
+    Column("community", Text),
+    Column("subdistrict", Text),
+    Column("grid_worker", Text),
+    Column("households", Integer),
+    Column("min_lng", Float, nullable=False),
+    Column("min_lat", Float, nullable=False),
+    Column("max_lng", Float, nullable=False),
+    Column("max_lat", Float, nullable=False),
+    Column("geometry", Text, nullable=False),  # GeoJSON geometry, WGS84
+    Column("attributes", Text),
+    Column("imported_at", BigInteger, nullable=False),
+)
+
+categories = Table(
+    "categories",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("name_zh", Text, nullable=False),
+    Column("name_en", Text, nullable=False),
+    Column("color", String(16), nullable=False),
+    Column("severity", Float, nullable=False),
+    Column("position", Integer, nullable=False),
+)
+
+zones = Table(
+    "zones",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("category", String(16)),
+    Column("priority", Integer, nullable=False, default=3),
+    Column("notes", Text),
+    Column("geometry", Text, nullable=False),  # GeoJSON geometry, WGS84
+    Column("min_lng", Float, nullable=False),
+    Column("min_lat", Float, nullable=False),
+    Column("max_lng", Float, nullable=False),
+    Column("max_lat", Float, nullable=False),
+    Column("created_by", Text),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger),
+    Column("version", Integer, nullable=False, default=1),
+)
+
+zone_history = Table(
+    "zone_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("zone_id", Integer, ForeignKey("zones.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("action", String(16), nullable=False),  # create | update | delete
+    Column("snapshot", Text, nullable=False),  # JSON of the zone row after the action
+    Column("changed_by", Text),
+    Column("changed_at", BigInteger, nullable=False),
+)
+
+meta = Table(
+    "gridgis_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

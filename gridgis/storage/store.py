@@ -1,0 +1,349 @@
+"""The storage contract: one Store over SQLAlchemy Core, the same for SQLite and PostgreSQL callers."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from gridgis.errors import NotFoundError, StorageError
+from gridgis.models import RowProblem
+from gridgis.storage import migrate
+from gridgis.storage.engine import make_engine, safe_url
+from gridgis.storage.schema import categories, grids, ingest_batches, meta, rejects, requests
+
+REQUEST_COLUMNS: tuple[str, ...] = tuple(c.name for c in requests.columns)
+_UPDATABLE = tuple(c for c in REQUEST_COLUMNS if c not in ("id", "ingested_at"))
+_ID_CHUNK = 5_000
+
+
+def now_ts() -> int:
+    return int(time.time())
+
+
+def to_epoch_seconds(values: pd.Series) -> np.ndarray:
+    """tz-aware datetimes → int64 UTC epoch seconds."""
+    return values.dt.tz_convert("UTC").dt.as_unit("s").astype("int64").to_numpy()
+
+
+def from_epoch_seconds(values, tz: str = "UTC") -> pd.Series:
+    return pd.to_datetime(pd.Series(values, dtype="int64"), unit="s", utc=True).dt.tz_convert(tz)
+
+
+def _column_lists(frame: pd.DataFrame, columns: Sequence[str]) -> list[list]:
+    """Columns as Python lists with None for every missing value (what DB-API drivers expect)."""
+    out = []
+    for name in columns:
+        col = frame[name]
+        if col.dtype.kind in "iu":
+            out.append(col.tolist())
+        else:
+            out.append(col.astype(object).where(col.notna(), None).tolist())
+    return out
+
+
+class Store:
+    """All reads and writes of gridgis data. Construct with :func:`open_store` or ``Store(engine)``."""
+
+    def __init__(self, engine: Engine, *, check_schema: bool = True) -> None:
+        self.engine = engine
+        self.url = safe_url(engine.url.render_as_string(hide_password=False))
+        if check_schema:
+            self.check_schema()
+
+    # -- connection and schema --------------------------------------------------------------------------
+
+    @classmethod
+    def from_url(cls, url: str, *, create: bool = False) -> Store:
+        engine = make_engine(url)
+        if create:
+            try:
+                migrate.upgrade(engine)
+            except SQLAlchemyError as exc:
+                raise StorageError(
+                    f"无法初始化数据库 / cannot initialise the database at {safe_url(url)}: {exc}"
+                ) from exc
+        return cls(engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def check_schema(self) -> None:
+        try:
+            current = migrate.current_revision(self.engine)
+        except OperationalError as exc:
+            raise StorageError(
+                f"无法连接数据库 / cannot connect to the database at {self.url}: {exc.orig}"
+            ) from exc
+        head = migrate.head_revision()
+        if current is None:
+            raise StorageError(
+                f"数据库尚未初始化，请运行 gridgis db init / the database at {self.url} has no gridgis schema: "
+                "run `gridgis db init`"
+            )
+        if current != head:
+            raise StorageError(
+                f"数据库结构版本 {current} 旧于程序的 {head}，请运行 gridgis db upgrade / the database schema "
+                f"({current}) is older than this gridgis ({head}): run `gridgis db upgrade`"
+            )
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StorageError(f"数据库读取失败 / database read failed: {exc}") from exc
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One transaction: everything inside is committed together or not at all."""
+        try:
+            with self.engine.connect() as conn:
+                conn.info["gridgis_write"] = True
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            raise StorageError(f"数据库写入失败，本批未保存 / database write failed, batch not stored: {exc}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        with self.read() as conn:
+            v = conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+        return default if v is None else v
+
+    def set_meta(self, key: str, value: str, conn: Connection | None = None) -> None:
+        def _do(c: Connection) -> None:
+            c.execute(delete(meta).where(meta.c.key == key))
+            c.execute(insert(meta).values(key=key, value=value))
+
+        if conn is not None:
+            _do(conn)
+        else:
+            with self.write() as c:
+                _do(c)
+
+    # -- ingest batches ---------------------------------------------------------------------------------
+
+    def begin_batch(self, file_name: str, file_sha256: str | None, source: str, options: dict) -> str:
+        batch_id = uuid.uuid4().hex
+        with self.write() as conn:
+            conn.execute(
+                insert(ingest_batches).values(
+                    id=batch_id, file_name=file_name, file_sha256=file_sha256, source=source,
+                    started_at=now_ts(), status="running", rows_read=0, rows_stored=0, rows_updated=0,
+                    rows_rejected=0, options=json.dumps(options, ensure_ascii=False, default=str),
+                )
+            )
+        return batch_id
+
+    def finish_batch(self, batch_id: str, report: dict, status: str = "committed") -> None:
+        with self.write() as conn:
+            conn.execute(
+                update(ingest_batches)
+                .where(ingest_batches.c.id == batch_id)
+                .values(
+                    finished_at=now_ts(), status=status, rows_read=report.get("read", 0),
+                    rows_stored=report.get("stored", 0), rows_updated=report.get("updated", 0),
+                    rows_rejected=report.get("rejected", 0),
+                    report=json.dumps(report, ensure_ascii=False, default=str),
+                )
+            )
+
+    def batches(self) -> pd.DataFrame:
+        with self.read() as conn:
+            rows = conn.execute(select(ingest_batches).order_by(ingest_batches.c.started_at)).mappings().all()
+        return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in ingest_batches.columns])
+
+    # -- requests ---------------------------------------------------------------------------------------
+
+    def existing_hashes(self, ids: Sequence[str], conn: Connection | None = None) -> dict[str, str]:
+        """id → content_hash for those of ``ids`` already stored."""
+        out: dict[str, str] = {}
+        ids = list(ids)
+
+        def _do(c: Connection) -> None:
+            for i in range(0, len(ids), _ID_CHUNK):
+                part = ids[i : i + _ID_CHUNK]
+                q = select(requests.c.id, requests.c.content_hash).where(requests.c.id.in_(part))
+                out.update(dict(c.execute(q).all()))
+
+        if conn is not None:
+            _do(conn)
+        else:
+            with self.read() as c:
+                _do(c)
+        return out
+
+    def write_chunk(
+        self,
+        batch_id: str,
+        rows: pd.DataFrame,
+        problems: Iterable[RowProblem] = (),
+        *,
+        fail_after_rows: bool = False,
+    ) -> tuple[int, int, int]:
+        """Upsert request rows and record rejects, in one transaction. Returns (stored, updated, unchanged).
+
+        ``rows`` holds :data:`REQUEST_COLUMNS` except the bookkeeping ones. Rows whose content hash equals the
+        stored one are left alone, so re-importing a file changes nothing. ``fail_after_rows`` exists for the
+        rollback test: it raises after the rows are written, before commit.
+        """
+        problems = list(problems)
+        ts = now_ts()
+        with self.write() as conn:
+            known = self.existing_hashes(rows["id"].tolist(), conn) if len(rows) else {}
+            prior = rows["id"].map(known)
+            new_mask = prior.isna().to_numpy()
+            changed_mask = (~new_mask) & (prior.to_numpy(dtype=object) != rows["content_hash"].to_numpy(dtype=object))
+            todo = rows[new_mask | changed_mask].copy()
+            todo["batch_id"] = batch_id
+            todo["ingested_at"] = ts
+            todo["updated_at"] = ts
+            if len(todo):
+                self._upsert_requests(conn, todo)
+            if problems:
+                conn.execute(
+                    insert(rejects),
+                    [
+                        {
+                            "batch_id": batch_id, "line": p.line, "field": p.field, "value": p.value,
+                            "reason": p.reason,
+                            "raw": json.dumps(p.raw, ensure_ascii=False, default=str) if p.raw else None,
+                        }
+                        for p in problems
+                    ],
+                )
+            if fail_after_rows:
+                raise OperationalError("injected failure", None, Exception("injected failure for tests"))
+        return int(new_mask.sum()), int(changed_mask.sum()), int(len(rows) - new_mask.sum() - changed_mask.sum())
+
+    def _upsert_requests(self, conn: Connection, frame: pd.DataFrame) -> None:
+        cols = REQUEST_COLUMNS
+        style = conn.dialect.paramstyle
+        ph = ", ".join(["?"] * len(cols)) if style == "qmark" else ", ".join(["%s"] * len(cols))
+        sets = ", ".join(f"{c} = excluded.{c}" for c in _UPDATABLE)
+        sql = (
+            f"INSERT INTO requests ({', '.join(cols)}) VALUES ({ph}) "
+            f"ON CONFLICT (id) DO UPDATE SET {sets}"
+        )
+        params = list(zip(*_column_lists(frame, cols), strict=True))
+        conn.exec_driver_sql(sql, params)
+
+    def dedupe_candidates(
+        self, min_ts: int, max_ts: int, bbox: tuple[float, float, float, float], categories_: Sequence[str],
+        exclude_ids: Sequence[str] = (),
+    ) -> pd.DataFrame:
+        """Stored requests that a new batch may duplicate (time window, bbox and categories)."""
+        q = select(
+            requests.c.id, requests.c.category, requests.c.created_at, requests.c.lng, requests.c.lat,
+            requests.c.text, requests.c.duplicate_of,
+        ).where(
+            requests.c.created_at.between(min_ts, max_ts),
+            requests.c.lng.between(bbox[0], bbox[2]),
+            requests.c.lat.between(bbox[1], bbox[3]),
+            requests.c.category.in_(list(categories_)),
+        )
+        with self.read() as conn:
+            df = pd.DataFrame(conn.execute(q).all(), columns=["id", "category", "created_at", "lng", "lat",
+                                                                "text", "duplicate_of"])
+        if exclude_ids:
+            df = df[~df["id"].isin(set(exclude_ids))]
+        df["created_at"] = from_epoch_seconds(df["created_at"].to_numpy(dtype="int64"))
+        return df.reset_index(drop=True)
+
+    def count_requests(self) -> int:
+        with self.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(requests)).scalar())
+
+    def requests_frame(self, columns: Sequence[str] | None = None, where=None, limit: int | None = None,
+                       offset: int = 0, order_by=None) -> pd.DataFrame:
+        """Requests as a DataFrame (times as tz-aware UTC). ``where`` is a SQLAlchemy clause on ``requests``."""
+        cols = [requests.c[c] for c in (columns or REQUEST_COLUMNS)]
+        q = select(*cols)
+        if where is not None:
+            q = q.where(where)
+        q = q.order_by(*(order_by if order_by is not None else [requests.c.created_at, requests.c.id]))
+        if limit is not None:
+            q = q.limit(limit).offset(offset)
+        with self.read() as conn:
+            df = pd.DataFrame(conn.execute(q).all(), columns=[c.name for c in cols])
+        for t in ("created_at", "ingested_at", "updated_at"):
+            if t in df.columns:
+                df[t] = from_epoch_seconds(df[t].to_numpy(dtype="int64"))
+        return df
+
+    def get_request(self, request_id: str) -> dict:
+        with self.read() as conn:
+            row = conn.execute(select(requests).where(requests.c.id == request_id)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"找不到诉求 / request not found: {request_id}", field="id")
+        return dict(row)
+
+    def rejects_frame(self, batch_id: str | None = None) -> pd.DataFrame:
+        q = select(rejects).order_by(rejects.c.id)
+        if batch_id:
+            q = q.where(rejects.c.batch_id == batch_id)
+        with self.read() as conn:
+            return pd.DataFrame(conn.execute(q).all(), columns=[c.name for c in rejects.columns])
+
+    # -- grids and categories ---------------------------------------------------------------------------
+
+    def replace_grids(self, frame: pd.DataFrame) -> int:
+        """Replace (upsert by grid_code) grid polygons; ``frame`` has the ``grids`` columns."""
+        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        with self.write() as conn:
+            conn.execute(delete(grids).where(grids.c.grid_code.in_([r["grid_code"] for r in records])))
+            if records:
+                conn.execute(insert(grids), records)
+        return len(records)
+
+    def grids_frame(self) -> pd.DataFrame:
+        with self.read() as conn:
+            return pd.DataFrame(conn.execute(select(grids).order_by(grids.c.grid_code)).all(),
+                                columns=[c.name for c in grids.columns])
+
+    def sync_categories(self, rows: Sequence[dict]) -> None:
+        with self.write() as conn:
+            conn.execute(delete(categories))
+            if rows:
+                conn.execute(insert(categories), list(rows))
+
+    def categories_frame(self) -> pd.DataFrame:
+        with self.read() as conn:
+            return pd.DataFrame(conn.execute(select(categories).order_by(categories.c.position)).all(),
+                                columns=[c.name for c in categories.columns])
+
+    def summary(self) -> dict:
+        """Counts for the status page and `gridgis db status`."""
+        with self.read() as conn:
+            n = conn.execute(select(func.count()).select_from(requests)).scalar()
+            by_cat = dict(conn.execute(select(requests.c.category, func.count()).group_by(requests.c.category)).all())
+            span = conn.execute(select(func.min(requests.c.created_at), func.max(requests.c.created_at))).one()
+            n_dup = conn.execute(
+                select(func.count()).select_from(requests).where(requests.c.duplicate_of.is_not(None))
+            ).scalar()
+            n_grids = conn.execute(select(func.count()).select_from(grids)).scalar()
+            n_rej = conn.execute(select(func.count()).select_from(rejects)).scalar()
+            n_batches = conn.execute(select(func.count()).select_from(ingest_batches)).scalar()
+        return {
+            "requests": int(n),
+            "duplicates": int(n_dup),
+            "by_category": {k: int(v) for k, v in by_cat.items()},
+            "first": None if span[0] is None else pd.Timestamp(span[0], unit="s", tz="UTC").isoformat(),
+            "last": None if span[1] is None else pd.Timestamp(span[1], unit="s", tz="UTC").isoformat(),
+            "grids": int(n_grids),
+            "rejects": int(n_rej),
+            "batches": int(n_batches),
+        }
