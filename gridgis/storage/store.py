@@ -134,23 +134,34 @@ class Store:
             with self.write() as c:
                 _do(c)
 
+    @contextmanager
+    def _using(self, conn: Connection | None, write: bool = False) -> Iterator[Connection]:
+        """The caller's connection (inside its transaction) or a fresh one."""
+        if conn is not None:
+            yield conn
+        else:
+            with self.write() if write else self.read() as c:
+                yield c
+
     # -- ingest batches ---------------------------------------------------------------------------------
 
-    def begin_batch(self, file_name: str, file_sha256: str | None, source: str, options: dict) -> str:
+    def insert_batch(self, file_name: str, file_sha256: str | None, source: str, options: dict,
+                     conn: Connection | None = None, status: str = "running") -> str:
         batch_id = uuid.uuid4().hex
-        with self.write() as conn:
-            conn.execute(
+        with self._using(conn, write=True) as c:
+            c.execute(
                 insert(ingest_batches).values(
                     id=batch_id, file_name=file_name, file_sha256=file_sha256, source=source,
-                    started_at=now_ts(), status="running", rows_read=0, rows_stored=0, rows_updated=0,
+                    started_at=now_ts(), status=status, rows_read=0, rows_stored=0, rows_updated=0,
                     rows_rejected=0, options=json.dumps(options, ensure_ascii=False, default=str),
                 )
             )
         return batch_id
 
-    def finish_batch(self, batch_id: str, report: dict, status: str = "committed") -> None:
-        with self.write() as conn:
-            conn.execute(
+    def finish_batch(self, batch_id: str, report: dict, status: str = "committed",
+                     conn: Connection | None = None) -> None:
+        with self._using(conn, write=True) as c:
+            c.execute(
                 update(ingest_batches)
                 .where(ingest_batches.c.id == batch_id)
                 .values(
@@ -172,62 +183,52 @@ class Store:
         """id → content_hash for those of ``ids`` already stored."""
         out: dict[str, str] = {}
         ids = list(ids)
-
-        def _do(c: Connection) -> None:
+        with self._using(conn) as c:
             for i in range(0, len(ids), _ID_CHUNK):
                 part = ids[i : i + _ID_CHUNK]
                 q = select(requests.c.id, requests.c.content_hash).where(requests.c.id.in_(part))
                 out.update(dict(c.execute(q).all()))
-
-        if conn is not None:
-            _do(conn)
-        else:
-            with self.read() as c:
-                _do(c)
         return out
 
-    def write_chunk(
-        self,
-        batch_id: str,
-        rows: pd.DataFrame,
-        problems: Iterable[RowProblem] = (),
-        *,
-        fail_after_rows: bool = False,
-    ) -> tuple[int, int, int]:
-        """Upsert request rows and record rejects, in one transaction. Returns (stored, updated, unchanged).
+    def classify_changes(self, rows: pd.DataFrame, conn: Connection | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Masks (new, changed) of ``rows`` against what is stored; the rest are unchanged."""
+        known = self.existing_hashes(rows["id"].tolist(), conn) if len(rows) else {}
+        prior = rows["id"].map(known)
+        new_mask = prior.isna().to_numpy()
+        changed_mask = (~new_mask) & (
+            prior.to_numpy(dtype=object) != rows["content_hash"].to_numpy(dtype=object)
+        )
+        return new_mask, changed_mask
 
-        ``rows`` holds :data:`REQUEST_COLUMNS` except the bookkeeping ones. Rows whose content hash equals the
-        stored one are left alone, so re-importing a file changes nothing. ``fail_after_rows`` exists for the
-        rollback test: it raises after the rows are written, before commit.
+    def upsert_requests(self, batch_id: str, rows: pd.DataFrame, conn: Connection | None = None) -> tuple[int, int, int]:
+        """Insert new and update changed request rows. Returns (stored, updated, unchanged).
+
+        ``rows`` holds :data:`REQUEST_COLUMNS` except batch_id/ingested_at/updated_at. Rows whose content hash
+        equals the stored one are left alone, so re-importing a file changes nothing.
         """
-        problems = list(problems)
         ts = now_ts()
-        with self.write() as conn:
-            known = self.existing_hashes(rows["id"].tolist(), conn) if len(rows) else {}
-            prior = rows["id"].map(known)
-            new_mask = prior.isna().to_numpy()
-            changed_mask = (~new_mask) & (prior.to_numpy(dtype=object) != rows["content_hash"].to_numpy(dtype=object))
+        with self._using(conn, write=True) as c:
+            new_mask, changed_mask = self.classify_changes(rows, c)
             todo = rows[new_mask | changed_mask].copy()
             todo["batch_id"] = batch_id
             todo["ingested_at"] = ts
             todo["updated_at"] = ts
             if len(todo):
-                self._upsert_requests(conn, todo)
-            if problems:
-                conn.execute(
-                    insert(rejects),
-                    [
-                        {
-                            "batch_id": batch_id, "line": p.line, "field": p.field, "value": p.value,
-                            "reason": p.reason,
-                            "raw": json.dumps(p.raw, ensure_ascii=False, default=str) if p.raw else None,
-                        }
-                        for p in problems
-                    ],
-                )
-            if fail_after_rows:
-                raise OperationalError("injected failure", None, Exception("injected failure for tests"))
-        return int(new_mask.sum()), int(changed_mask.sum()), int(len(rows) - new_mask.sum() - changed_mask.sum())
+                self._upsert_requests(c, todo)
+        n_new, n_changed = int(new_mask.sum()), int(changed_mask.sum())
+        return n_new, n_changed, int(len(rows) - n_new - n_changed)
+
+    def insert_rejects(self, batch_id: str, problems: Iterable[RowProblem], conn: Connection | None = None) -> None:
+        records = [
+            {
+                "batch_id": batch_id, "line": p.line, "field": p.field, "value": p.value, "reason": p.reason,
+                "raw": json.dumps(p.raw, ensure_ascii=False, default=str) if p.raw else None,
+            }
+            for p in problems
+        ]
+        if records:
+            with self._using(conn, write=True) as c:
+                c.execute(insert(rejects), records)
 
     def _upsert_requests(self, conn: Connection, frame: pd.DataFrame) -> None:
         cols = REQUEST_COLUMNS
@@ -243,7 +244,7 @@ class Store:
 
     def dedupe_candidates(
         self, min_ts: int, max_ts: int, bbox: tuple[float, float, float, float], categories_: Sequence[str],
-        exclude_ids: Sequence[str] = (),
+        conn: Connection | None = None,
     ) -> pd.DataFrame:
         """Stored requests that a new batch may duplicate (time window, bbox and categories)."""
         q = select(
@@ -255,13 +256,11 @@ class Store:
             requests.c.lat.between(bbox[1], bbox[3]),
             requests.c.category.in_(list(categories_)),
         )
-        with self.read() as conn:
-            df = pd.DataFrame(conn.execute(q).all(), columns=["id", "category", "created_at", "lng", "lat",
-                                                                "text", "duplicate_of"])
-        if exclude_ids:
-            df = df[~df["id"].isin(set(exclude_ids))]
+        with self._using(conn) as c:
+            df = pd.DataFrame(c.execute(q).all(), columns=["id", "category", "created_at", "lng", "lat",
+                                                             "text", "duplicate_of"])
         df["created_at"] = from_epoch_seconds(df["created_at"].to_numpy(dtype="int64"))
-        return df.reset_index(drop=True)
+        return df
 
     def count_requests(self) -> int:
         with self.read() as conn:

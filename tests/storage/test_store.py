@@ -69,15 +69,15 @@ def test_sqlite_runs_in_wal_with_foreign_keys(store):
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
-def test_write_chunk_is_idempotent_and_counts_updates(store):
-    batch = store.begin_batch("a.csv", None, "t", {})
+def test_upsert_is_idempotent_and_counts_updates(store):
+    batch = store.insert_batch("a.csv", None, "t", {})
     rows = _rows(200)
-    assert store.write_chunk(batch, rows) == (200, 0, 0)
-    assert store.write_chunk(batch, rows) == (0, 0, 200)
+    assert store.upsert_requests(batch, rows) == (200, 0, 0)
+    assert store.upsert_requests(batch, rows) == (0, 0, 200)
     changed = rows.copy()
     changed.loc[:9, "content_hash"] = "new"
     changed.loc[:9, "status"] = "已办结"
-    assert store.write_chunk(batch, changed) == (0, 10, 190)
+    assert store.upsert_requests(batch, changed) == (0, 10, 190)
     assert store.count_requests() == 200
     got = store.requests_frame(["id", "status", "cell", "created_at"])
     assert (got.set_index("id").loc["t:0", "status"]) == "已办结"
@@ -86,15 +86,23 @@ def test_write_chunk_is_idempotent_and_counts_updates(store):
     assert set(got["cell"].astype("uint64")) == set(rows["cell"].astype("uint64"))
 
 
-def test_injected_failure_rolls_back_the_whole_chunk(store):
-    batch = store.begin_batch("a.csv", None, "t", {})
-    store.write_chunk(batch, _rows(50))
-    with pytest.raises(StorageError):
-        store.write_chunk(batch, _rows(80, prefix="u"), [RowProblem(3, "text", "", "empty")], fail_after_rows=True)
+class _Injected(Exception):
+    pass
+
+
+def test_failure_inside_a_write_rolls_back_everything_in_it(store):
+    batch = store.insert_batch("a.csv", None, "t", {})
+    store.upsert_requests(batch, _rows(50))
+    with pytest.raises(_Injected), store.write() as conn:
+        b2 = store.insert_batch("b.csv", None, "u", {}, conn=conn)
+        store.upsert_requests(b2, _rows(80, prefix="u"), conn=conn)
+        store.insert_rejects(b2, [RowProblem(3, "text", "", "empty")], conn=conn)
+        raise _Injected()
     assert store.count_requests() == 50
     assert store.rejects_frame().empty
-    # and the same chunk goes in cleanly afterwards
-    assert store.write_chunk(batch, _rows(80, prefix="u"))[0] == 80
+    assert len(store.batches()) == 1
+    # and the same rows go in cleanly afterwards
+    assert store.upsert_requests(batch, _rows(80, prefix="u"))[0] == 80
 
 
 def test_schema_older_than_code_asks_for_upgrade(settings):
