@@ -125,3 +125,23 @@ class GridIndex:
             first = np.r_[True, pt_idx[1:] != pt_idx[:-1]]
             out[pt_idx[first]] = self.codes[grid_idx[first]]
         return out
+
+
+def reassign_requests(store) -> dict:
+    """Re-assign every stored request to the stored grids (after a grid import). One transaction."""
+    from sqlalchemy import bindparam, select, update
+
+    from gridgis.storage.schema import requests
+
+    index = GridIndex(store.grids_frame())
+    assigned = outside = 0
+    with store.write() as conn:
+        pts = pd.DataFrame(conn.execute(select(requests.c.id, requests.c.lng, requests.c.lat)).all(),
+                           columns=["id", "lng", "lat"])
+        if len(pts):
+            codes = index.assign(pts["lng"].to_numpy(), pts["lat"].to_numpy())
+            stmt = update(requests).where(requests.c.id == bindparam("rid")).values(grid_code=bindparam("gc"))
+            conn.execute(stmt, [{"rid": i, "gc": g} for i, g in zip(pts["id"], codes, strict=True)])
+            outside = int(pd.isna(pd.Series(codes, dtype=object)).sum())
+            assigned = len(pts) - outside
+    return {"assigned": assigned, "outside": outside}
