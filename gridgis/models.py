@@ -42,6 +42,7 @@ class IngestReport:
     geocoded_by_level: Counter = field(default_factory=Counter)
     classified_by_rule: Counter = field(default_factory=Counter)
     per_category: Counter = field(default_factory=Counter)
+    timings: Counter = field(default_factory=Counter)  # seconds per pipeline stage
 
     @property
     def rejected_count(self) -> int:
@@ -67,4 +68,5 @@ class IngestReport:
             "classified_by_rule": dict(self.classified_by_rule),
             "per_category": dict(self.per_category),
             "dry_run": self.dry_run,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }

@@ -12,14 +12,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from gridgis import crs as crs_mod
 from gridgis import grid
 from gridgis.area import ServiceArea
 from gridgis.config import Settings
@@ -27,8 +29,8 @@ from gridgis.errors import InvalidInputError
 from gridgis.grids import GridIndex
 from gridgis.ingest import columns as cols_mod
 from gridgis.ingest import readers, validate
+from gridgis.ingest.locate import locate
 from gridgis.ingest.dedupe import find_duplicates
-from gridgis.ingest.numbers import parse_numbers
 from gridgis.ingest.times import parse_times
 from gridgis.models import IngestReport, RowProblem
 from gridgis.storage import Store
@@ -121,11 +123,20 @@ def _str_or_none(values: pd.Series) -> np.ndarray:
 
 
 class ChunkState:
-    """What the chunks of one file share: the column mapping and the ids already seen in the file."""
+    """What the chunks of one file share: the column mapping, the ids already seen, stage timings."""
 
     def __init__(self) -> None:
         self.mapping: dict[str, str] | None = None
         self.seen_ids: set[str] = set()
+        self.timings: Counter = Counter()
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] += time.perf_counter() - t0
 
 
 def prepare_chunk(
@@ -138,84 +149,23 @@ def prepare_chunk(
     settings = ctx.settings
     if state.mapping is None:
         state.mapping = cols_mod.resolve_columns([str(c) for c in chunk.frame.columns], options.mapping or None)
-    canon, extra = cols_mod.apply_columns(chunk.frame, state.mapping)
+    with state.timed("columns"):
+        canon, extra = cols_mod.apply_columns(chunk.frame, state.mapping)
     n = len(canon)
     checks = validate.RowChecks(chunk.lines, chunk.frame)
 
-    text = canon["text"].astype("string").str.strip()
-    checks.add(validate.blank(text), "text", text, validate.EMPTY_TEXT)
+    with state.timed("validate"):
+        text = canon["text"].astype("string").str.strip()
+        checks.add(validate.blank(text), "text", text, validate.EMPTY_TEXT)
+        times, bad_time = parse_times(canon["created_at"], settings.timezone, options.time_format)
+        missing_time = validate.blank(canon["created_at"].astype("string"))
+        checks.add(missing_time, "created_at", canon["created_at"], validate.MISSING_TIME)
+        checks.add(bad_time & ~missing_time, "created_at", canon["created_at"], validate.BAD_TIME)
 
-    times, bad_time = parse_times(canon["created_at"], settings.timezone, options.time_format)
-    missing_time = validate.blank(canon["created_at"].astype("string"))
-    checks.add(missing_time, "created_at", canon["created_at"], validate.MISSING_TIME)
-    checks.add(bad_time & ~missing_time, "created_at", canon["created_at"], validate.BAD_TIME)
-
-    # Coordinates: columns win; a geo file's own geometry is used where the columns are empty.
-    x, bad_x = parse_numbers(canon["lng"])
-    y, bad_y = parse_numbers(canon["lat"])
-    checks.add(bad_x, "lng", canon["lng"], validate.BAD_NUMBER)
-    checks.add(bad_y, "lat", canon["lat"], validate.BAD_NUMBER)
-    src_crs = options.crs
-    if chunk.geometry_lng is not None:
-        use_geom = ~np.isfinite(x) & ~np.isfinite(y) & ~bad_x & ~bad_y
-        geom_ok = np.isfinite(chunk.geometry_lng) & np.isfinite(chunk.geometry_lat)
-        x = np.where(use_geom & geom_ok, chunk.geometry_lng, x)
-        y = np.where(use_geom & geom_ok, chunk.geometry_lat, y)
-        if src_crs is None and chunk.file_crs:
-            src_crs = chunk.file_crs
-    source_crs = crs_mod.parse_crs(src_crs)
-    has_x, has_y = np.isfinite(x), np.isfinite(y)
-    checks.add((has_x ^ has_y) & ~bad_x & ~bad_y, "lng" if not has_x.all() else "lat",
-               np.where(has_x, y, x), validate.HALF_COORD)
-    has_xy = has_x & has_y
-    lng, lat = crs_mod.to_wgs84(x, y, source_crs)
-    lng = np.where(has_xy, lng, np.nan)
-    lat = np.where(has_xy, lat, np.nan)
-    converted = np.isfinite(lng) & np.isfinite(lat)
-    checks.add(has_xy & ~converted, "lng", pd.Series(x), validate.BAD_CRS_COORD)
-    inside = ctx.area.contains(lng, lat)
-    outside = converted & ~inside
-    if outside.any():
-        s_lng, s_lat = crs_mod.to_wgs84(y, x, source_crs)  # would the swapped pair be inside?
-        swapped = outside & ctx.area.contains(s_lng, s_lat)
-        as_text = pd.Series([f"{a}, {b}" for a, b in zip(x, y, strict=True)], dtype=object)
-        checks.add(swapped, "lat", as_text, validate.SWAPPED)
-        checks.add(outside & ~swapped, "lng", as_text, validate.OUTSIDE)
-
-    level = np.where(has_xy, "source", None).astype(object)
-    score = np.full(n, np.nan)
-    address = canon["address"].astype("string").str.strip()
-    no_addr = validate.blank(address)
-    need_geo = ~has_xy & ~bad_x & ~bad_y & ~(has_x ^ has_y)
-    if chunk.geometry_lng is not None:
-        non_point = need_geo & no_addr & ~np.isfinite(chunk.geometry_lng)
-        checks.add(non_point, "geometry", None, validate.NON_POINT)
-        need_geo &= ~non_point
-    checks.add(need_geo & no_addr, "address", address, validate.NO_LOCATION)
-    to_geocode = need_geo & ~no_addr
-    if to_geocode.any():
-        if ctx.geocoder is None:
-            checks.add(to_geocode, "address", address, validate.NO_GAZETTEER)
-        else:
-            idx = np.flatnonzero(to_geocode)
-            res = ctx.geocoder.geocode(address.iloc[idx].reset_index(drop=True))
-            method = res["method"].astype(object).to_numpy()
-            g_lng = res["lng"].to_numpy(dtype=np.float64)
-            g_lat = res["lat"].to_numpy(dtype=np.float64)
-            ok = np.isfinite(g_lng) & np.isfinite(g_lat)
-            amb = np.zeros(n, dtype=bool)
-            amb[idx] = method == "ambiguous"
-            unm = np.zeros(n, dtype=bool)
-            unm[idx] = ~ok & (method != "ambiguous")
-            checks.add(amb, "address", address, validate.AMBIGUOUS)
-            checks.add(unm, "address", address, validate.UNMATCHED)
-            lng[idx[ok]] = g_lng[ok]
-            lat[idx[ok]] = g_lat[ok]
-            level[idx[ok]] = res["level"].astype(object).to_numpy()[ok]
-            score[idx[ok]] = res["score"].to_numpy(dtype=np.float64)[ok]
-            geo_out = np.zeros(n, dtype=bool)
-            geo_out[idx[ok]] = ~ctx.area.contains(g_lng[ok], g_lat[ok])
-            checks.add(geo_out, "address", address, validate.OUTSIDE)
+    with state.timed("locate"):
+        loc = locate(canon, chunk, ctx, options.crs, checks)
+    lng, lat, x, y, has_xy, level, score = loc.lng, loc.lat, loc.x, loc.y, loc.has_xy, loc.level, loc.score
+    address = loc.address
 
     # Stable ids; a source id seen earlier in the same file is rejected (the first occurrence is kept).
     source_id = canon["source_id"].astype("string").str.strip()
@@ -231,7 +181,7 @@ def prepare_chunk(
     checks.add(dup_in_file, "source_id", source_id, validate.DUPLICATE_ID)
 
     good = ~checks.bad
-    problems = checks.problems()
+    problems = sorted([*chunk.problems, *checks.problems()], key=lambda p: p.line)
     g = np.flatnonzero(good)
     rows = pd.DataFrame(index=pd.RangeIndex(len(g)))
     rows["source"] = source
@@ -241,13 +191,14 @@ def prepare_chunk(
     rows["text"] = text.iloc[g].astype(object).to_numpy()
     rows["address"] = _str_or_none(address.iloc[g])
     src_cat = canon["source_category"].iloc[g].reset_index(drop=True)
-    if ctx.model is not None:
-        from gridgis.classifier import classify_with_model
+    with state.timed("classify"):
+        if ctx.model is not None:
+            from gridgis.classifier import classify_with_model
 
-        cls = classify_with_model(ctx.taxonomy, rows["text"].astype("string"), src_cat, ctx.model,
-                                  settings.classifier_threshold)
-    else:
-        cls = ctx.taxonomy.classify(rows["text"].astype("string"), src_cat)
+            cls = classify_with_model(ctx.taxonomy, rows["text"].astype("string"), src_cat, ctx.model,
+                                      settings.classifier_threshold)
+        else:
+            cls = ctx.taxonomy.classify(rows["text"].astype("string"), src_cat)
     rows["category"] = cls["category"].astype(object).to_numpy()
     rows["category_rule"] = cls["category_rule"].astype(object).to_numpy()
     rows["source_category"] = _str_or_none(src_cat)
@@ -257,29 +208,28 @@ def prepare_chunk(
     rows["status"] = status
     rows["lng"] = np.round(lng[g], 7)
     rows["lat"] = np.round(lat[g], 7)
-    rows["source_crs"] = source_crs.name
+    rows["source_crs"] = loc.crs_name
     rows["orig_x"] = np.where(has_xy[g], x[g], np.nan)
     rows["orig_y"] = np.where(has_xy[g], y[g], np.nan)
     rows["geocode_level"] = level[g]
     rows["geocode_score"] = score[g]
-    rows["grid_code"] = ctx.grids.assign(rows["lng"].to_numpy(), rows["lat"].to_numpy())
-    cells = grid.latlng_to_cells(rows["lat"].to_numpy(), rows["lng"].to_numpy(), ctx.resolution)
-    rows["cell"] = cells.astype(np.int64)
-    for r in (9, 8, 7):
-        rows[f"cell_{r}"] = grid.cells_to_parent(cells, r).astype(np.int64) if r < ctx.resolution else None
+    with state.timed("grids"):
+        rows["grid_code"] = ctx.grids.assign(rows["lng"].to_numpy(), rows["lat"].to_numpy())
+    with state.timed("h3"):
+        cells = grid.latlng_to_cells(rows["lat"].to_numpy(), rows["lng"].to_numpy(), ctx.resolution)
+        rows["cell"] = cells.astype(np.int64)
+        for r in (9, 8, 7):
+            rows[f"cell_{r}"] = grid.cells_to_parent(cells, r).astype(np.int64) if r < ctx.resolution else None
     rows["duplicate_of"] = None
     rows["reporter_name"] = _str_or_none(canon["reporter_name"].iloc[g])
     rows["reporter_phone"] = _str_or_none(canon["reporter_phone"].iloc[g])
-    extras = list(extra.iloc[g]) if len(g) else []
-    raw_status = canon["status"].iloc[g].astype(object).to_numpy()
-    rows["extra"] = [
-        _extra_json(e, raw_status[i] if unknown_status[i] else None) for i, e in enumerate(extras)
-    ]
-    # Rows without a source id get one from what identifies the event: source, time, text, place.
-    ident = _hash_rows(rows[["source", "created_at", "text", "address", "lng", "lat"]])
-    rows["source_id"] = np.where(has_sid[g], sid_vals[g], "h" + ident.astype(str))
-    rows["id"] = source + ":" + rows["source_id"].astype(str)
-    rows["content_hash"] = _hash_rows(rows[list(_HASHED)])
+    rows["extra"] = _extras(extra.iloc[g], canon["status"].iloc[g], unknown_status)
+    with state.timed("ids"):
+        # Rows without a source id get one from what identifies the event: source, time, text, place.
+        ident = _hash_rows(rows[["source", "created_at", "text", "address", "lng", "lat"]])
+        rows["source_id"] = np.where(has_sid[g], sid_vals[g], "h" + ident.astype(str))
+        rows["id"] = source + ":" + rows["source_id"].astype(str)
+        rows["content_hash"] = _hash_rows(rows[list(_HASHED)])
     rows = rows[list(STORED_FIELDS)]
     counters = {
         "geocoded_by_level": pd.Series(level[g]).value_counts().to_dict(),
@@ -290,29 +240,53 @@ def prepare_chunk(
     return rows, problems, counters
 
 
-def _extra_json(extra, raw_status) -> str | None:
-    d = extra if isinstance(extra, dict) else (json.loads(extra) if isinstance(extra, str) and extra else {})
-    if raw_status is not None:
-        d = {**d, "source_status": str(raw_status)}
-    return json.dumps(d, ensure_ascii=False, default=str) if d else None
+def _extras(extra: pd.Series, raw_status: pd.Series, unknown_status: np.ndarray) -> np.ndarray:
+    """Extra attributes as JSON text (None when empty); an unknown source status is kept there."""
+    out = extra.astype(object).to_numpy().copy()
+    out[(out == "{}") | pd.isna(out)] = None
+    for i in np.flatnonzero(unknown_status):  # rare: only rows whose status label was not recognised
+        d = json.loads(out[i]) if out[i] else {}
+        d["source_status"] = str(raw_status.iloc[i])
+        out[i] = json.dumps(d, ensure_ascii=False)
+    return out
 
 
-def link_duplicates(rows: pd.DataFrame, store: Store, settings: Settings, conn=None) -> pd.Series:
-    """duplicate_of for new rows, against stored requests in the same time window and area."""
-    if rows.empty:
+COARSE_LEVELS = ("community", "street")
+
+
+def _dedupe_input(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows placed only at a community/street centroid share one point: their place says nothing."""
+    out = frame[["id", "category", "created_at", "lng", "lat", "text"]].copy()
+    coarse = frame["geocode_level"].isin(COARSE_LEVELS).to_numpy()
+    out.loc[coarse, ["lng", "lat"]] = np.nan
+    return out
+
+
+def link_duplicates(store: Store, settings: Settings, *, batch_id: str | None = None,
+                    rows: pd.DataFrame | None = None, conn=None) -> pd.Series:
+    """duplicate_of for a batch's rows (stored, or given as ``rows`` in a dry run), against each other
+    and against stored requests of other batches in the same time window and area."""
+    if rows is None:
+        new = store.dedupe_rows(batch_id=batch_id, conn=conn)
+    else:
+        new = rows.assign(created_at=pd.to_datetime(rows["created_at"], unit="s", utc=True))
+    if new.empty:
         return pd.Series([], dtype=object)
-    t = pd.to_datetime(rows["created_at"], unit="s", utc=True)
-    win = int(settings.duplicate_days * 86400)
+    win = pd.Timedelta(days=settings.duplicate_days)
     pad = settings.duplicate_radius_m / 90_000  # degrees; generous at any latitude in China
-    bbox = (rows["lng"].min() - pad * 1.3, rows["lat"].min() - pad, rows["lng"].max() + pad * 1.3,
-            rows["lat"].max() + pad)
-    existing = store.dedupe_candidates(int(rows["created_at"].min()) - win, int(rows["created_at"].max()),
-                                       bbox, sorted(rows["category"].unique()), conn=conn)
-    existing = existing[~existing["id"].isin(set(rows["id"]))]
-    new = pd.DataFrame({"id": rows["id"], "category": rows["category"], "created_at": t,
-                        "lng": rows["lng"], "lat": rows["lat"], "text": rows["text"]})
-    return find_duplicates(new, existing.reset_index(drop=True), radius_m=settings.duplicate_radius_m,
-                           days=settings.duplicate_days, text_similarity=settings.duplicate_text_similarity)
+    t_min, t_max = new["created_at"].min() - win, new["created_at"].max()
+    bbox = (new["lng"].min() - pad * 1.3, new["lat"].min() - pad, new["lng"].max() + pad * 1.3,
+            new["lat"].max() + pad)
+    existing = store.dedupe_rows(exclude_batch=batch_id, min_ts=int(t_min.timestamp()),
+                                 max_ts=int(t_max.timestamp()), bbox=bbox,
+                                 categories_=sorted(new["category"].unique()), conn=conn)
+    existing = existing[~existing["id"].isin(set(new["id"]))]
+    dup = find_duplicates(
+        _dedupe_input(new), _dedupe_input(existing).assign(duplicate_of=existing["duplicate_of"]).reset_index(drop=True),
+        radius_m=settings.duplicate_radius_m, days=settings.duplicate_days,
+        text_similarity=settings.duplicate_text_similarity,
+    )
+    return pd.Series(dup.to_numpy(dtype=object), index=new["id"].to_numpy())
 
 
 def ingest_file(
@@ -345,23 +319,32 @@ def ingest_file(
         if not options.dry_run:
             batch_id = store.insert_batch(str(p.name), _sha256(p), source, opts_record, conn=conn)
             report.batch_id = batch_id
-        for n_chunk, chunk in enumerate(chunks, start=1):
+        n_chunk = 0
+        while True:
+            with state.timed("read"):
+                chunk = next(chunks, None)
+            if chunk is None:
+                break
+            n_chunk += 1
             rows, problems, counters = prepare_chunk(chunk, ctx, options, source, state)
-            rows["duplicate_of"] = link_duplicates(rows, store, settings, conn=conn).to_numpy()
             report.read += len(chunk.frame)
             report.rejected.extend(problems)
-            report.duplicates += int(rows["duplicate_of"].notna().sum())
             report.outside_grids += counters["outside_grids"]
             report.geocoded_by_level.update(counters["geocoded_by_level"])
             report.classified_by_rule.update(counters["classified_by_rule"])
             report.per_category.update(counters["per_category"])
-            if options.dry_run:
-                new, changed = store.classify_changes(rows, conn)
-                stored, updated = int(new.sum()), int(changed.sum())
-                unchanged = len(rows) - stored - updated
-            else:
-                stored, updated, unchanged = store.upsert_requests(batch_id, rows, conn=conn)
-                store.insert_rejects(batch_id, problems, conn=conn)
+            with state.timed("store"):
+                if options.dry_run:
+                    new, changed = store.classify_changes(rows, conn)
+                    stored, updated = int(new.sum()), int(changed.sum())
+                    unchanged = len(rows) - stored - updated
+                else:
+                    stored, updated, unchanged = store.upsert_requests(batch_id, rows, conn=conn)
+                    store.insert_rejects(batch_id, problems, conn=conn)
+            if options.dry_run:  # nothing is stored, so repeats are looked for chunk by chunk
+                with state.timed("dedupe"):
+                    dup = link_duplicates(store, settings, rows=rows, conn=conn)
+                    report.duplicates += int(dup.notna().sum())
             report.stored += stored
             report.updated += updated
             report.unchanged += unchanged
@@ -369,6 +352,14 @@ def ingest_file(
                 progress(len(chunk.frame))
             if options.fail_after_chunks is not None and n_chunk >= options.fail_after_chunks:
                 raise InjectedFailure(f"injected failure after chunk {n_chunk}")
+        if batch_id:
+            # Repeats are linked once the whole file is in: every row sees every other, whatever the order.
+            with state.timed("dedupe"):
+                dup = link_duplicates(store, settings, batch_id=batch_id, conn=conn)
+                linked = dup[dup.notna()]
+                store.set_duplicates(linked.index.tolist(), linked.tolist(), conn=conn)
+                report.duplicates = len(linked)
+        report.timings.update(state.timings)
         if batch_id:
             store.finish_batch(batch_id, report.to_dict(), conn=conn)
 

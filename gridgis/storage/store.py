@@ -14,11 +14,20 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from gridgis.errors import NotFoundError, StorageError
+from gridgis.errors import InvalidInputError, NotFoundError, StorageError
 from gridgis.models import RowProblem
 from gridgis.storage import migrate
 from gridgis.storage.engine import make_engine, safe_url
-from gridgis.storage.schema import categories, grids, ingest_batches, meta, rejects, requests
+from gridgis.storage.schema import (
+    categories,
+    grids,
+    ingest_batches,
+    meta,
+    rejects,
+    requests,
+    zone_history,
+    zones,
+)
 
 REQUEST_COLUMNS: tuple[str, ...] = tuple(c.name for c in requests.columns)
 _UPDATABLE = tuple(c for c in REQUEST_COLUMNS if c not in ("id", "ingested_at"))
@@ -45,8 +54,12 @@ def _column_lists(frame: pd.DataFrame, columns: Sequence[str]) -> list[list]:
         col = frame[name]
         if col.dtype.kind in "iu":
             out.append(col.tolist())
-        else:
-            out.append(col.astype(object).where(col.notna(), None).tolist())
+            continue
+        arr = np.array(col.to_numpy(dtype=object), dtype=object, copy=True)
+        missing = pd.isna(arr)
+        if missing.any():
+            arr[missing] = None
+        out.append(arr.tolist())
     return out
 
 
@@ -187,7 +200,7 @@ class Store:
             for i in range(0, len(ids), _ID_CHUNK):
                 part = ids[i : i + _ID_CHUNK]
                 q = select(requests.c.id, requests.c.content_hash).where(requests.c.id.in_(part))
-                out.update(dict(c.execute(q).all()))
+                out.update((r[0], r[1]) for r in c.execute(q))
         return out
 
     def classify_changes(self, rows: pd.DataFrame, conn: Connection | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -209,12 +222,13 @@ class Store:
         ts = now_ts()
         with self._using(conn, write=True) as c:
             new_mask, changed_mask = self.classify_changes(rows, c)
-            todo = rows[new_mask | changed_mask].copy()
-            todo["batch_id"] = batch_id
-            todo["ingested_at"] = ts
-            todo["updated_at"] = ts
-            if len(todo):
-                self._upsert_requests(c, todo)
+            for mask, upsert in ((new_mask, False), (changed_mask, True)):
+                if mask.any():
+                    todo = rows[mask].copy()
+                    todo["batch_id"] = batch_id
+                    todo["ingested_at"] = ts
+                    todo["updated_at"] = ts
+                    self._insert_requests(c, todo, upsert=upsert)
         n_new, n_changed = int(new_mask.sum()), int(changed_mask.sum())
         return n_new, n_changed, int(len(rows) - n_new - n_changed)
 
@@ -230,37 +244,59 @@ class Store:
             with self._using(conn, write=True) as c:
                 c.execute(insert(rejects), records)
 
-    def _upsert_requests(self, conn: Connection, frame: pd.DataFrame) -> None:
+    def _insert_requests(self, conn: Connection, frame: pd.DataFrame, *, upsert: bool) -> None:
+        """Bulk INSERT through the driver's executemany (a plain insert for new ids is the fast path)."""
         cols = REQUEST_COLUMNS
         style = conn.dialect.paramstyle
         ph = ", ".join(["?"] * len(cols)) if style == "qmark" else ", ".join(["%s"] * len(cols))
-        sets = ", ".join(f"{c} = excluded.{c}" for c in _UPDATABLE)
-        sql = (
-            f"INSERT INTO requests ({', '.join(cols)}) VALUES ({ph}) "
-            f"ON CONFLICT (id) DO UPDATE SET {sets}"
-        )
+        sql = f"INSERT INTO requests ({', '.join(cols)}) VALUES ({ph})"
+        if upsert:
+            sets = ", ".join(f"{c} = excluded.{c}" for c in _UPDATABLE)
+            sql += f" ON CONFLICT (id) DO UPDATE SET {sets}"
         params = list(zip(*_column_lists(frame, cols), strict=True))
         conn.exec_driver_sql(sql, params)
 
-    def dedupe_candidates(
-        self, min_ts: int, max_ts: int, bbox: tuple[float, float, float, float], categories_: Sequence[str],
+    def dedupe_rows(
+        self,
+        *,
+        batch_id: str | None = None,
+        exclude_batch: str | None = None,
+        min_ts: int | None = None,
+        max_ts: int | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
+        categories_: Sequence[str] | None = None,
         conn: Connection | None = None,
     ) -> pd.DataFrame:
-        """Stored requests that a new batch may duplicate (time window, bbox and categories)."""
+        """Rows as duplicate detection needs them: id, category, created_at (UTC), lng, lat, text,
+        duplicate_of, geocode_level; either one batch's rows or stored rows in a window around it."""
         q = select(
             requests.c.id, requests.c.category, requests.c.created_at, requests.c.lng, requests.c.lat,
-            requests.c.text, requests.c.duplicate_of,
-        ).where(
-            requests.c.created_at.between(min_ts, max_ts),
-            requests.c.lng.between(bbox[0], bbox[2]),
-            requests.c.lat.between(bbox[1], bbox[3]),
-            requests.c.category.in_(list(categories_)),
+            requests.c.text, requests.c.duplicate_of, requests.c.geocode_level,
         )
+        if batch_id is not None:
+            q = q.where(requests.c.batch_id == batch_id)
+        if exclude_batch is not None:
+            q = q.where(requests.c.batch_id != exclude_batch)
+        if min_ts is not None and max_ts is not None:
+            q = q.where(requests.c.created_at.between(min_ts, max_ts))
+        if bbox is not None:
+            q = q.where(requests.c.lng.between(bbox[0], bbox[2]), requests.c.lat.between(bbox[1], bbox[3]))
+        if categories_ is not None:
+            q = q.where(requests.c.category.in_(list(categories_)))
+        names = ["id", "category", "created_at", "lng", "lat", "text", "duplicate_of", "geocode_level"]
         with self._using(conn) as c:
-            df = pd.DataFrame(c.execute(q).all(), columns=["id", "category", "created_at", "lng", "lat",
-                                                             "text", "duplicate_of"])
+            df = pd.DataFrame(c.execute(q).all(), columns=names)
         df["created_at"] = from_epoch_seconds(df["created_at"].to_numpy(dtype="int64"))
         return df
+
+    def set_duplicates(self, ids: Sequence[str], roots: Sequence[str | None], conn: Connection | None = None) -> None:
+        """Set ``duplicate_of`` of the given requests (None clears it)."""
+        if len(ids) == 0:
+            return
+        style = "?" if (conn or self.engine).dialect.paramstyle == "qmark" else "%s"
+        sql = f"UPDATE requests SET duplicate_of = {style} WHERE id = {style}"
+        with self._using(conn, write=True) as c:
+            c.exec_driver_sql(sql, list(zip(roots, ids, strict=True)))
 
     def count_requests(self) -> int:
         with self.read() as conn:
@@ -346,3 +382,99 @@ class Store:
             "rejects": int(n_rej),
             "batches": int(n_batches),
         }
+
+    # -- zones: priority areas drawn on the map (soft delete; every change leaves a history row) ----------
+
+    def _zone_row(self, conn: Connection, zone_id: int, include_deleted: bool = False) -> dict:
+        q = select(zones).where(zones.c.id == int(zone_id))
+        if not include_deleted:
+            q = q.where(zones.c.deleted_at.is_(None))
+        row = conn.execute(q).mappings().first()
+        if row is None:
+            raise NotFoundError(f"找不到区域 / zone not found: {zone_id}", field="id")
+        return dict(row)
+
+    @staticmethod
+    def _zone_history(conn: Connection, row: dict, action: str, changed_by: str | None, ts: int) -> None:
+        conn.execute(insert(zone_history).values(
+            zone_id=row["id"], version=row["version"], action=action,
+            snapshot=json.dumps(row, ensure_ascii=False, default=str), changed_by=changed_by, changed_at=ts,
+        ))
+
+    def zones_frame(self, include_deleted: bool = False) -> pd.DataFrame:
+        """Stored zones (geometry as GeoJSON text), oldest first; deleted ones only when asked."""
+        q = select(zones).order_by(zones.c.id)
+        if not include_deleted:
+            q = q.where(zones.c.deleted_at.is_(None))
+        with self.read() as conn:
+            return pd.DataFrame(conn.execute(q).all(), columns=[c.name for c in zones.columns])
+
+    def get_zone(self, zone_id: int, include_deleted: bool = False) -> dict:
+        with self.read() as conn:
+            return self._zone_row(conn, zone_id, include_deleted)
+
+    def insert_zone(self, values: dict, changed_by: str | None = None) -> dict:
+        """Store a new zone (validated columns, see :func:`gridgis.zones.validate_zone`); returns its row."""
+        ts = now_ts()
+        record = {**values, "created_by": changed_by, "created_at": ts, "updated_at": ts, "deleted_at": None,
+                  "version": 1}
+        with self.write() as conn:
+            zone_id = conn.execute(insert(zones).values(**record)).inserted_primary_key[0]
+            row = self._zone_row(conn, zone_id)
+            self._zone_history(conn, row, "create", changed_by, ts)
+        return row
+
+    def update_zone(self, zone_id: int, values: dict, changed_by: str | None = None,
+                    expected_version: int | None = None) -> dict:
+        """Change some columns of a live zone; ``expected_version`` guards against overwriting an edit."""
+        ts = now_ts()
+        with self.write() as conn:
+            row = self._zone_row(conn, zone_id)
+            if expected_version is not None and int(expected_version) != row["version"]:
+                raise InvalidInputError(
+                    f"区域已被他人修改（当前版本 {row['version']}），请刷新后再改 / the zone was changed meanwhile "
+                    f"(now version {row['version']}, you edited {expected_version}): reload it and edit again",
+                    field="version",
+                )
+            conn.execute(update(zones).where(zones.c.id == row["id"]).values(
+                **values, updated_at=ts, version=row["version"] + 1))
+            row = self._zone_row(conn, zone_id)
+            self._zone_history(conn, row, "update", changed_by, ts)
+        return row
+
+    def delete_zone(self, zone_id: int, changed_by: str | None = None) -> dict:
+        """Soft delete: the row stays (``deleted_at`` set) and the history keeps every version."""
+        ts = now_ts()
+        with self.write() as conn:
+            row = self._zone_row(conn, zone_id)
+            conn.execute(update(zones).where(zones.c.id == row["id"]).values(
+                deleted_at=ts, updated_at=ts, version=row["version"] + 1))
+            row = self._zone_row(conn, zone_id, include_deleted=True)
+            self._zone_history(conn, row, "delete", changed_by, ts)
+        return row
+
+    def zone_history_frame(self, zone_id: int) -> pd.DataFrame:
+        q = select(zone_history).where(zone_history.c.zone_id == int(zone_id)).order_by(zone_history.c.id)
+        with self.read() as conn:
+            return pd.DataFrame(conn.execute(q).all(), columns=[c.name for c in zone_history.columns])
+
+    def data_version(self) -> tuple[str, int]:
+        """(token, last-change epoch seconds) that change whenever requests, grids, categories or zones do.
+
+        Built from small tables and indexed columns only, so callers can use it for ETag/Last-Modified
+        checks on every API call; direct request upserts are seen through the row count and the newest
+        ``created_at``.
+        """
+        with self.read() as conn:
+            b = conn.execute(select(func.count(), func.max(ingest_batches.c.started_at),
+                                    func.max(ingest_batches.c.finished_at))).one()
+            r = conn.execute(select(func.count(), func.max(requests.c.created_at)).select_from(requests)).one()
+            z = conn.execute(select(func.count(), func.max(zone_history.c.id),
+                                    func.max(zone_history.c.changed_at))).one()
+            g = conn.execute(select(func.count(), func.max(grids.c.imported_at))).one()
+            c = conn.execute(select(func.count(), func.max(categories.c.color))).one()
+        parts = [*b, *r, *z, *g, *c]
+        token = "-".join("" if v is None else str(v) for v in parts)
+        last = max(int(v) for v in (b[1], b[2], z[2], g[1]) if v is not None) if any(
+            v is not None for v in (b[1], b[2], z[2], g[1])) else 0
+        return token, last
