@@ -280,9 +280,17 @@ def _hav(lat_r, lng_r, cos_lat, i, j):
     return h
 
 
+# Hotline boilerplate that every ticket shares; left in, it makes unrelated tickets look alike.
+BOILERPLATE = (
+    r"市民(?:再次|多次)?来电(?:反映|反应|咨询|投诉|求助)?|来电人(?:反映)?|诉求人(?:反映)?|市民(?:反映|诉求|要求)|"
+    r"(?:请|希望|要求)(?:尽快|相关部门|有关部门)?(?:答复|处理|核实处理|解决|管一管|回复)|问题依旧|再次反映"
+)
+
+
 def _normalise(texts: pa.ChunkedArray) -> pa.ChunkedArray:
-    """NFKC (full-width → half-width), lower case, only letters and digits kept; null → ''."""
+    """NFKC (full-width → half-width), lower case, boilerplate dropped, only letters and digits kept."""
     out = pc.utf8_lower(pc.utf8_normalize(texts.fill_null(""), "NFKC"))
+    out = pc.replace_substring_regex(out, BOILERPLATE, "")
     return pc.replace_substring_regex(out, r"[^\p{L}\p{N}]+", "")
 
 

@@ -151,6 +151,7 @@ def prepare_chunk(
         state.mapping = cols_mod.resolve_columns([str(c) for c in chunk.frame.columns], options.mapping or None)
     with state.timed("columns"):
         canon, extra = cols_mod.apply_columns(chunk.frame, state.mapping)
+        canon = validate.blank_null_tokens(canon)
     n = len(canon)
     checks = validate.RowChecks(chunk.lines, chunk.frame)
 
@@ -161,6 +162,8 @@ def prepare_chunk(
         missing_time = validate.blank(canon["created_at"].astype("string"))
         checks.add(missing_time, "created_at", canon["created_at"], validate.MISSING_TIME)
         checks.add(bad_time & ~missing_time, "created_at", canon["created_at"], validate.BAD_TIME)
+        future = (times > pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)).to_numpy(dtype=bool)
+        checks.add(future, "created_at", canon["created_at"], validate.FUTURE_TIME)
 
     with state.timed("locate"):
         loc = locate(canon, chunk, ctx, options.crs, checks)

@@ -22,6 +22,21 @@ UNMATCHED = "地址无法匹配地名库 / address not found in the gazetteer"
 AMBIGUOUS = "地址有歧义（多处同名），请写明社区或门牌 / ambiguous address: several places match, add the community or door number"
 NON_POINT = "几何不是点 / geometry is not a point"
 DUPLICATE_ID = "文件内编号重复 / duplicate id within the file"
+FUTURE_TIME = "时间晚于当前 / time is in the future"
+
+# What exports write for "no value"; such cells count as empty (a "NaN" coordinate falls back to the address).
+NULL_TOKENS = frozenset({"null", "none", "nan", "n/a", "na", "#n/a", "nil", "-", "--", "/", "无", "空"})
+
+
+def blank_null_tokens(frame: pd.DataFrame) -> pd.DataFrame:
+    """Set placeholder values such as NULL, NaN, N/A or "-" to missing, column by column."""
+    out = frame.copy()
+    for name in out.columns:
+        s = out[name].astype("string").str.strip().str.lower()
+        mask = s.isin(NULL_TOKENS).to_numpy(dtype=bool)
+        if mask.any():
+            out[name] = out[name].mask(mask)
+    return out
 
 
 class RowChecks:

@@ -16,7 +16,7 @@ from rapidfuzz import fuzz, process
 
 from gridgis.errors import InvalidInputError
 from gridgis.ingest import dedupe
-from gridgis.ingest.dedupe import find_duplicates, same_issue_counts
+from gridgis.ingest.dedupe import BOILERPLATE, find_duplicates, same_issue_counts
 
 EARTH_R = 6_371_008.8
 M_PER_DEG_LAT = math.pi * EARTH_R / 180
@@ -120,7 +120,8 @@ def brute_force(df: pd.DataFrame, radius_m=100.0, days=7.0, sim=60.0) -> pd.Seri
     def norm(s):
         if s is None or s != s:
             return ""
-        return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", s).lower())
+        s = re.sub(BOILERPLATE, "", unicodedata.normalize("NFKC", s).lower())
+        return re.sub(r"[\W_]+", "", s)
 
     texts = [norm(s) for s in df["text"].to_numpy(dtype=object)]
     score = process.cdist(texts, texts, scorer=fuzz.ratio, workers=-1)
@@ -488,3 +489,14 @@ def test_same_issue_counts(lamp):
     other = frame([("x", "ENV", "2024-05-01 08:10", *A, "垃圾堆放")])
     both = pd.concat([lamp, other], ignore_index=True)
     assert same_issue_counts(find_duplicates(both), both["id"]).tolist() == [3, 3, 3, 1]
+
+
+def test_hotline_boilerplate_does_not_make_unrelated_tickets_similar():
+    t0 = pd.Timestamp("2026-05-01 09:00", tz="UTC")
+    df = pd.DataFrame({
+        "id": ["a", "b"], "category": ["ORDER", "ORDER"], "created_at": [t0, t0 + pd.Timedelta(hours=5)],
+        "lng": [104.06, 104.0601], "lat": [30.63, 30.6301],
+        "text": ["市民来电反映：芳华街夜市摊位占道经营，人都走不过去。市民诉求：请尽快答复。",
+                 "市民来电反映：芳华街夜市烧烤油烟太重，窗户都不敢开。市民诉求：请尽快答复。"],
+    })
+    assert find_duplicates(df).isna().all()

@@ -174,3 +174,18 @@ def test_unreadable_file_stores_nothing(tmp_path, settings, store, ctx):
 def test_missing_file_names_it(tmp_path, settings, store, ctx):
     with pytest.raises(InvalidInputError, match="nope.csv"):
         ingest_file(tmp_path / "nope.csv", settings, store, ctx=ctx)
+
+
+def test_placeholders_count_as_empty_and_future_times_are_rejected(tmp_path, settings, store, ctx):
+    df = _frame(4).astype(object)
+    df.loc[0, "诉求内容"] = "NULL"
+    df.loc[1, "受理时间"] = "2099-01-01 10:00"
+    df.loc[2, ["经度", "纬度"]] = ["NaN", "NaN"]  # no coordinates and an address with no gazetteer
+    path = tmp_path / "p.csv"
+    df.to_csv(path, index=False)
+    report = ingest_file(path, settings, store, IngestOptions(source="t"), ctx=ctx)
+    reasons = {p.line: p.reason for p in report.rejected}
+    assert reasons[2] == EMPTY_TEXT
+    assert "future" in reasons[3]
+    assert "gazetteer" in reasons[4]  # fell back to the address, not "not a number"
+    assert report.stored == 1
