@@ -41,7 +41,8 @@ def generate(path: Path, n: int, seed: int = 0) -> None:
     lng = rng.uniform(103.95, 104.20, n)
     lat = rng.uniform(30.55, 30.75, n)
     g_lng, g_lat = crs.wgs84_to_gcj02(lng, lat)
-    t = pd.Timestamp("2025-12-01") + pd.to_timedelta(rng.integers(0, 365 * 86400, n), unit="s")
+    start = pd.Timestamp.now().floor("D") - pd.Timedelta(days=366)  # a past year: no future times
+    t = start + pd.to_timedelta(rng.integers(0, 365 * 86400, n), unit="s")
     tpl = rng.integers(0, len(TEMPLATES), n)
     est = rng.integers(0, len(ESTATES), n)
     bld = rng.integers(1, 30, n)

@@ -15,6 +15,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -283,7 +284,7 @@ def link_duplicates(store: Store, settings: Settings, *, batch_id: str | None = 
     existing = store.dedupe_rows(exclude_batch=batch_id, min_ts=int(t_min.timestamp()),
                                  max_ts=int(t_max.timestamp()), bbox=bbox,
                                  categories_=sorted(new["category"].unique()), conn=conn)
-    existing = existing[~existing["id"].isin(set(new["id"]))]
+    existing = existing[~existing["id"].isin(new["id"])]
     dup = find_duplicates(
         _dedupe_input(new), _dedupe_input(existing).assign(duplicate_of=existing["duplicate_of"]).reset_index(drop=True),
         radius_m=settings.duplicate_radius_m, days=settings.duplicate_days,
@@ -322,39 +323,56 @@ def ingest_file(
         if not options.dry_run:
             batch_id = store.insert_batch(str(p.name), _sha256(p), source, opts_record, conn=conn)
             report.batch_id = batch_id
-        n_chunk = 0
-        while True:
-            with state.timed("read"):
-                chunk = next(chunks, None)
-            if chunk is None:
-                break
-            n_chunk += 1
-            rows, problems, counters = prepare_chunk(chunk, ctx, options, source, state)
-            report.read += len(chunk.frame)
-            report.rejected.extend(problems)
-            report.outside_grids += counters["outside_grids"]
-            report.geocoded_by_level.update(counters["geocoded_by_level"])
-            report.classified_by_rule.update(counters["classified_by_rule"])
-            report.per_category.update(counters["per_category"])
+
+        def write(rows: pd.DataFrame, problems: list[RowProblem]) -> tuple[int, int, int]:
             with state.timed("store"):
                 if options.dry_run:
                     new, changed = store.classify_changes(rows, conn)
-                    stored, updated = int(new.sum()), int(changed.sum())
-                    unchanged = len(rows) - stored - updated
-                else:
-                    stored, updated, unchanged = store.upsert_requests(batch_id, rows, conn=conn)
-                    store.insert_rejects(batch_id, problems, conn=conn)
-            if options.dry_run:  # nothing is stored, so repeats are looked for chunk by chunk
-                with state.timed("dedupe"):
-                    dup = link_duplicates(store, settings, rows=rows, conn=conn)
-                    report.duplicates += int(dup.notna().sum())
+                    return int(new.sum()), int(changed.sum()), int(len(rows) - new.sum() - changed.sum())
+                counts = store.upsert_requests(batch_id, rows, conn=conn)
+                store.insert_rejects(batch_id, problems, conn=conn)
+                return counts
+
+        def collect(fut: Future) -> None:
+            with state.timed("wait"):
+                stored, updated, unchanged = fut.result()
             report.stored += stored
             report.updated += updated
             report.unchanged += unchanged
-            if progress:
-                progress(len(chunk.frame))
-            if options.fail_after_chunks is not None and n_chunk >= options.fail_after_chunks:
-                raise InjectedFailure(f"injected failure after chunk {n_chunk}")
+
+        # The database write of chunk k (SQLite releases the GIL while it works) overlaps the
+        # preparation of chunk k+1; one writer at a time keeps the connection single-threaded.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gridgis-store") as pool:
+            pending: Future | None = None
+            n_chunk = 0
+            while True:
+                with state.timed("read"):
+                    chunk = next(chunks, None)
+                if chunk is None:
+                    break
+                n_chunk += 1
+                rows, problems, counters = prepare_chunk(chunk, ctx, options, source, state)
+                report.read += len(chunk.frame)
+                report.rejected.extend(problems)
+                report.outside_grids += counters["outside_grids"]
+                report.geocoded_by_level.update(counters["geocoded_by_level"])
+                report.classified_by_rule.update(counters["classified_by_rule"])
+                report.per_category.update(counters["per_category"])
+                if pending is not None:
+                    collect(pending)
+                    pending = None
+                if options.dry_run:  # nothing is stored: repeats are looked for chunk by chunk, inline
+                    collect(_done(write(rows, problems)))
+                    with state.timed("dedupe"):
+                        report.duplicates += int(link_duplicates(store, settings, rows=rows, conn=conn).notna().sum())
+                else:
+                    pending = pool.submit(write, rows, problems)
+                if progress:
+                    progress(len(chunk.frame))
+                if options.fail_after_chunks is not None and n_chunk >= options.fail_after_chunks:
+                    raise InjectedFailure(f"injected failure after chunk {n_chunk}")
+            if pending is not None:
+                collect(pending)
         if batch_id:
             # Repeats are linked once the whole file is in: every row sees every other, whatever the order.
             with state.timed("dedupe"):
@@ -378,6 +396,12 @@ def ingest_file(
             raise
     log.info("ingested %s: %s", p, report.to_dict())
     return report
+
+
+def _done(value) -> Future:
+    fut: Future = Future()
+    fut.set_result(value)
+    return fut
 
 
 def _record_failed(store: Store, path: Path, source: str, options: dict, exc: Exception) -> None:

@@ -63,6 +63,15 @@ def _column_lists(frame: pd.DataFrame, columns: Sequence[str]) -> list[list]:
     return out
 
 
+def result_frame(result, columns: Sequence[str]) -> pd.DataFrame:
+    """A query result as a DataFrame, built column-wise (pandas is slow on SQLAlchemy Row objects)."""
+    rows = result.cursor.fetchall() if result.cursor is not None else []  # plain DB-API tuples
+    if not rows:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    cols = list(zip(*rows, strict=True))
+    return pd.DataFrame({name: list(vals) for name, vals in zip(columns, cols, strict=True)})
+
+
 class Store:
     """All reads and writes of gridgis data. Construct with :func:`open_store` or ``Store(engine)``."""
 
@@ -200,7 +209,7 @@ class Store:
             for i in range(0, len(ids), _ID_CHUNK):
                 part = ids[i : i + _ID_CHUNK]
                 q = select(requests.c.id, requests.c.content_hash).where(requests.c.id.in_(part))
-                out.update((r[0], r[1]) for r in c.execute(q))
+                out.update(c.execute(q).cursor.fetchall())
         return out
 
     def classify_changes(self, rows: pd.DataFrame, conn: Connection | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -285,7 +294,7 @@ class Store:
             q = q.where(requests.c.category.in_(list(categories_)))
         names = ["id", "category", "created_at", "lng", "lat", "text", "duplicate_of", "geocode_level"]
         with self._using(conn) as c:
-            df = pd.DataFrame(c.execute(q).all(), columns=names)
+            df = result_frame(c.execute(q), names)
         df["created_at"] = from_epoch_seconds(df["created_at"].to_numpy(dtype="int64"))
         return df
 
@@ -313,7 +322,7 @@ class Store:
         if limit is not None:
             q = q.limit(limit).offset(offset)
         with self.read() as conn:
-            df = pd.DataFrame(conn.execute(q).all(), columns=[c.name for c in cols])
+            df = result_frame(conn.execute(q), [c.name for c in cols])
         for t in ("created_at", "ingested_at", "updated_at"):
             if t in df.columns:
                 df[t] = from_epoch_seconds(df[t].to_numpy(dtype="int64"))
@@ -331,7 +340,7 @@ class Store:
         if batch_id:
             q = q.where(rejects.c.batch_id == batch_id)
         with self.read() as conn:
-            return pd.DataFrame(conn.execute(q).all(), columns=[c.name for c in rejects.columns])
+            return result_frame(conn.execute(q), [c.name for c in rejects.columns])
 
     # -- grids and categories ---------------------------------------------------------------------------
 
@@ -346,8 +355,7 @@ class Store:
 
     def grids_frame(self) -> pd.DataFrame:
         with self.read() as conn:
-            return pd.DataFrame(conn.execute(select(grids).order_by(grids.c.grid_code)).all(),
-                                columns=[c.name for c in grids.columns])
+            return result_frame(conn.execute(select(grids).order_by(grids.c.grid_code)), [c.name for c in grids.columns])
 
     def sync_categories(self, rows: Sequence[dict]) -> None:
         with self.write() as conn:
@@ -357,8 +365,7 @@ class Store:
 
     def categories_frame(self) -> pd.DataFrame:
         with self.read() as conn:
-            return pd.DataFrame(conn.execute(select(categories).order_by(categories.c.position)).all(),
-                                columns=[c.name for c in categories.columns])
+            return result_frame(conn.execute(select(categories).order_by(categories.c.position)), [c.name for c in categories.columns])
 
     def summary(self) -> dict:
         """Counts for the status page and `gridgis db status`."""
@@ -407,7 +414,7 @@ class Store:
         if not include_deleted:
             q = q.where(zones.c.deleted_at.is_(None))
         with self.read() as conn:
-            return pd.DataFrame(conn.execute(q).all(), columns=[c.name for c in zones.columns])
+            return result_frame(conn.execute(q), [c.name for c in zones.columns])
 
     def get_zone(self, zone_id: int, include_deleted: bool = False) -> dict:
         with self.read() as conn:
@@ -456,7 +463,7 @@ class Store:
     def zone_history_frame(self, zone_id: int) -> pd.DataFrame:
         q = select(zone_history).where(zone_history.c.zone_id == int(zone_id)).order_by(zone_history.c.id)
         with self.read() as conn:
-            return pd.DataFrame(conn.execute(q).all(), columns=[c.name for c in zone_history.columns])
+            return result_frame(conn.execute(q), [c.name for c in zone_history.columns])
 
     def data_version(self) -> tuple[str, int]:
         """(token, last-change epoch seconds) that change whenever requests, grids, categories or zones do.
