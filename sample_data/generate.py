@@ -33,8 +33,8 @@ log = logging.getLogger("sample_data.generate")
 
 SEED = 20251201
 HERE = Path(__file__).resolve().parent
-START = np.datetime64("2025-12-01T00:00:00", "s")
-N_DAYS = 365  # 2025-12-01 … 2026-11-30, naive Asia/Shanghai local times
+START = np.datetime64("2025-11-01T00:00:00", "s")
+N_DAYS = 365  # 2025-11-01 … 2026-10-31, naive Asia/Shanghai local times
 END = START + np.timedelta64(N_DAYS * 86400 - 1, "s")
 TOTAL_REQUESTS = 6000
 REPEAT_SHARE = 0.08

@@ -29,3 +29,28 @@ def store(settings):
     s = init_db(settings)
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def demo_settings(tmp_path_factory):
+    """Settings of the sample community with the database in a session temp folder."""
+    db = tmp_path_factory.mktemp("demo") / "demo.sqlite3"
+    return load_settings(SAMPLE / "gridgis.toml", env={}, database_url=f"sqlite:///{db}")
+
+
+@pytest.fixture(scope="session")
+def demo_reports(demo_settings):
+    """Runs the real demo build (the real ingest pipeline on sample_data/) once per test session."""
+    from gridgis.demo import build_demo
+
+    return build_demo(demo_settings, SAMPLE)
+
+
+@pytest.fixture
+def seeded_store(demo_settings, demo_reports):
+    """The store holding the sample community. Treat it as read-only (it is shared by the session)."""
+    from gridgis.storage import open_store
+
+    s = open_store(demo_settings)
+    yield s
+    s.close()

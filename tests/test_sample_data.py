@@ -130,7 +130,7 @@ def test_xlsx_headers_ids_and_times(xlsx):
     assert list(xlsx.columns) == XLSX_HEADERS
     assert xlsx["工单编号"].str.fullmatch(r"CD\d{13}").all() and xlsx["工单编号"].is_unique
     t = xlsx["受理时间"]
-    assert t.min() >= pd.Timestamp("2025-12-01") and t.max() < pd.Timestamp("2026-12-01")
+    assert t.min() >= pd.Timestamp("2025-11-01") and t.max() < pd.Timestamp("2026-11-01")
     assert set(xlsx["诉求类型"]) == {"投诉", "求助", "咨询", "建议", "举报", "表扬"}
     assert set(xlsx["办理状态"]) == {"受理", "派单", "处置中", "已办结", "已回访"}
     assert 0.05 < xlsx["诉求类别"].isna().mean() < 0.15  # operators leave some blank
@@ -173,7 +173,7 @@ def test_patrol_reports_are_wgs84_points_of_their_grid(community):
         assert community.contains(pt)
         assert polys[p["grid_code"]].contains(pt), p["id"]
         assert p["reporter"] == worker[p["grid_code"]]
-        assert re.fullmatch(r"2026-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00|2025-12-\d\dT\d\d:\d\d:\d\d\+08:00",
+        assert re.fullmatch(r"2026-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00|2025-1[12]-\d\dT\d\d:\d\d:\d\d\+08:00",
                             p["reported_at"])
         assert p["category"].split("/")[0] in PATROL_CLASSES
 
@@ -328,6 +328,6 @@ def test_repeats_are_the_same_issue_days_later(sample):
     assert (_dist_m(orig["lng"], orig["lat"], rep["lng"], rep["lat"]) < 25).all()
     delay = pd.to_datetime(rep["time"]).to_numpy() - pd.to_datetime(orig["time"]).to_numpy()
     delay = delay / np.timedelta64(1, "D")
-    assert (delay > 0).all() and (delay < 6).all()
+    assert (delay > 0).all() and (delay < 6.5).all()  # up to 5 days, patrol hours redrawn that day
     scores = [fuzz.ratio(a, b) for a, b in zip(orig["text"], rep["text"], strict=True)]
     assert np.median(scores) >= 70
