@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import h3
 import h3ronpy
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import shapely
 from h3ronpy import vector as h3v
@@ -73,7 +74,14 @@ def cells_to_parent(cells, res: int) -> np.ndarray:
 def cells_to_str(cells) -> np.ndarray:
     """uint64 cells → lowercase hex strings (object array); 0 → ''."""
     cells = np.asarray(cells, dtype=np.uint64)
-    return np.array([format(int(c), "x") if c else "" for c in cells.tolist()], dtype=object)
+    if cells.size == 0:
+        return np.empty(0, dtype=object)
+    out = np.full(cells.shape, "", dtype=object)
+    ok = cells != 0
+    if ok.any():
+        text = pa.array(h3ronpy.cells_to_string(pa.array(cells[ok]))).to_numpy(zero_copy_only=False)
+        out[ok] = np.where(pd.isna(text), "", text)
+    return out
 
 
 def str_to_cells(values: Iterable[str], name: str = "cell") -> np.ndarray:
@@ -81,13 +89,10 @@ def str_to_cells(values: Iterable[str], name: str = "cell") -> np.ndarray:
     vals = list(values)
     out = np.empty(len(vals), dtype=np.uint64)
     for i, v in enumerate(vals):
-        try:
-            c = h3.str_to_int(str(v).strip().lower())
-        except (ValueError, TypeError) as exc:
-            raise InvalidInputError(f"无效的 H3 编号 / invalid H3 cell id: {v!r}", field=name) from exc
-        if not h3.is_valid_cell(c):
+        text = str(v).strip().lower()
+        if not h3.is_valid_cell(text):
             raise InvalidInputError(f"无效的 H3 编号 / invalid H3 cell id: {v!r}", field=name)
-        out[i] = c
+        out[i] = h3.str_to_int(text)
     return out
 
 

@@ -389,7 +389,7 @@ def ingest_file(
             run(conn)
     else:
         try:
-            with store.write() as conn:
+            with store.write() as conn, store.bulk_write(conn):
                 run(conn)
         except Exception as exc:
             _record_failed(store, p, source, opts_record, exc)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -152,6 +153,43 @@ zone_history = Table(
     Column("snapshot", Text, nullable=False),  # JSON of the zone row after the action
     Column("changed_by", Text),
     Column("changed_at", BigInteger, nullable=False),
+)
+
+# Demand counts per local period, kept in step with ``requests`` by database triggers (migration 0002), so
+# city-wide aggregations read pre-summed rows (one per cell × category × period) instead of every request.
+# level: "D" local day (period = days since 1970-01-01 local), "M" month (year * 12 + month - 1), "Y" year.
+# Local time = UTC + the fixed offset in gridgis_meta "demand_counts_utc_offset" (seconds, default 28800,
+# China Standard Time). max_res: the finest H3 resolution at which the requests are placed (15 for points
+# and door/building/estate matches, 8 for community centroids, 7 for street centroids).
+# firsts: requests that are the first report of their issue (duplicate_of IS NULL).
+demand_counts = Table(
+    "demand_counts",
+    metadata,
+    Column("level", String(1), primary_key=True),
+    Column("period", Integer, primary_key=True),
+    Column("cell_9", BigInteger, primary_key=True),
+    Column("category", String(16), primary_key=True),
+    Column("max_res", SmallInteger, primary_key=True),
+    Column("cell_8", BigInteger),
+    Column("cell_7", BigInteger),
+    Column("requests", Integer, nullable=False),
+    Column("firsts", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Households per fine H3 cell (gazetteer buildings/estates or a population raster), with the coarser
+# parents stored like in ``requests`` so rates at any level are one GROUP BY. Households are fractional
+# when they come from a population raster.
+cell_households = Table(
+    "cell_households",
+    metadata,
+    Column("cell", BigInteger, primary_key=True),
+    Column("cell_9", BigInteger),
+    Column("cell_8", BigInteger),
+    Column("cell_7", BigInteger),
+    Column("households", Float, nullable=False),
+    Column("source", String(16), nullable=False),  # gazetteer | raster
+    Column("updated_at", BigInteger, nullable=False),
 )
 
 meta = Table(
