@@ -17,9 +17,7 @@ from sqlalchemy import case, func, literal_column, or_, select, union_all
 from gridgis.heatmap import periods
 from gridgis.heatmap.filters import Filters
 from gridgis.storage.schema import cell_households, demand_counts, requests
-
-COARSE_MAX_RES = {"community": 8, "street": 7}
-"""Finest resolution at which a request geocoded only to this level is counted (as in migration 0002)."""
+from gridgis.storage.store import COARSE_MAX_RES  # finest resolution a coarse geocode is counted at
 _SMALL_IN = 500  # fetch households for these cells only when the result is small
 _FETCH_BLOCK = 1_024
 

@@ -18,6 +18,9 @@ depends_on = None
 
 # Constants frozen into this revision (a later change needs a new migration, not an edit here).
 OFFSET_KEY = "demand_counts_utc_offset"
+# While gridgis_meta holds a batch id under this key, inserts of that batch skip the per-row trigger:
+# the Store adds the batch's counts set-wise (one grouped upsert per chunk instead of 3 per row).
+BULK_KEY = "demand_counts_bulk_batch"
 DEFAULT_OFFSET = 28800  # China Standard Time, UTC+8, no daylight saving since 1991
 # Coarse geocoding fallbacks are placed only down to this resolution (see gridgis.heatmap.aggregate).
 MAX_RES_SQL = "CASE {r}.geocode_level WHEN 'community' THEN 8 WHEN 'street' THEN 7 ELSE 15 END"
@@ -57,7 +60,10 @@ _RELEVANT = ("created_at", "cell_9", "cell_8", "cell_7", "category", "geocode_le
 _SQLITE_CHANGED = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in _RELEVANT)
 
 SQLITE_TRIGGERS = {
-    "demand_counts_insert": f"AFTER INSERT ON requests BEGIN {_sqlite_apply('NEW', 1)} END",
+    "demand_counts_insert": (
+        f"AFTER INSERT ON requests WHEN NEW.batch_id IS NOT "
+        f"(SELECT value FROM gridgis_meta WHERE key = '{BULK_KEY}') BEGIN {_sqlite_apply('NEW', 1)} END"
+    ),
     # Status-only updates (the common case) do not touch the counts.
     "demand_counts_update": (
         f"AFTER UPDATE ON requests WHEN {_SQLITE_CHANGED} BEGIN "
@@ -106,6 +112,10 @@ $$ LANGUAGE plpgsql""",
     f"""
 CREATE FUNCTION gridgis_demand_counts_sync() RETURNS trigger AS $$
 BEGIN
+    IF TG_OP = 'INSERT' AND NEW.batch_id IS NOT DISTINCT FROM
+            (SELECT value FROM gridgis_meta WHERE key = '{BULK_KEY}') THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'UPDATE' AND ({", ".join(f"OLD.{c}" for c in _RELEVANT)})
             IS NOT DISTINCT FROM ({", ".join(f"NEW.{c}" for c in _RELEVANT)}) THEN
         RETURN NULL;
