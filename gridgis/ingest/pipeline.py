@@ -30,8 +30,8 @@ from gridgis.errors import InvalidInputError
 from gridgis.grids import GridIndex
 from gridgis.ingest import columns as cols_mod
 from gridgis.ingest import readers, validate
-from gridgis.ingest.locate import locate
 from gridgis.ingest.dedupe import find_duplicates
+from gridgis.ingest.locate import locate
 from gridgis.ingest.times import parse_times
 from gridgis.models import IngestReport, RowProblem
 from gridgis.storage import Store
