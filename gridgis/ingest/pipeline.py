@@ -285,8 +285,9 @@ def link_duplicates(store: Store, settings: Settings, *, batch_id: str | None = 
                                  max_ts=int(t_max.timestamp()), bbox=bbox,
                                  categories_=sorted(new["category"].unique()), conn=conn)
     existing = existing[~existing["id"].isin(new["id"])]
+    known = _dedupe_input(existing).assign(duplicate_of=existing["duplicate_of"]).reset_index(drop=True)
     dup = find_duplicates(
-        _dedupe_input(new), _dedupe_input(existing).assign(duplicate_of=existing["duplicate_of"]).reset_index(drop=True),
+        _dedupe_input(new), known,
         radius_m=settings.duplicate_radius_m, days=settings.duplicate_days,
         text_similarity=settings.duplicate_text_similarity,
     )
@@ -307,9 +308,7 @@ def ingest_file(
     p = Path(path)
     if not p.is_file():
         raise InvalidInputError(f"找不到文件 / file not found: {p}", field="file")
-    source = (options.source or p.stem).strip()
-    if not source or ":" in source:
-        raise InvalidInputError(f"来源名无效 / invalid source name {source!r} (no ':')", field="source")
+    source = _check_source(options.source or p.stem)
     fmt = readers.detect_format(p)
     ctx = ctx or IngestContext.build(settings, store)
     report = IngestReport(file=str(p), source=source, dry_run=options.dry_run)
@@ -352,12 +351,7 @@ def ingest_file(
                     break
                 n_chunk += 1
                 rows, problems, counters = prepare_chunk(chunk, ctx, options, source, state)
-                report.read += len(chunk.frame)
-                report.rejected.extend(problems)
-                report.outside_grids += counters["outside_grids"]
-                report.geocoded_by_level.update(counters["geocoded_by_level"])
-                report.classified_by_rule.update(counters["classified_by_rule"])
-                report.per_category.update(counters["per_category"])
+                _tally(report, len(chunk.frame), problems, counters)
                 if pending is not None:
                     collect(pending)
                     pending = None
@@ -376,10 +370,7 @@ def ingest_file(
         if batch_id:
             # Repeats are linked once the whole file is in: every row sees every other, whatever the order.
             with state.timed("dedupe"):
-                dup = link_duplicates(store, settings, batch_id=batch_id, conn=conn)
-                linked = dup[dup.notna()]
-                store.set_duplicates(linked.index.tolist(), linked.tolist(), conn=conn)
-                report.duplicates = len(linked)
+                report.duplicates = len(_link_batch(store, settings, batch_id, conn))
         report.timings.update(state.timings)
         if batch_id:
             store.finish_batch(batch_id, report.to_dict(), conn=conn)
@@ -396,6 +387,84 @@ def ingest_file(
             raise
     log.info("ingested %s: %s", p, report.to_dict())
     return report
+
+
+def _check_source(source: str) -> str:
+    source = str(source).strip()
+    if not source or ":" in source:
+        raise InvalidInputError(f"来源名无效 / invalid source name {source!r} (no ':')", field="source")
+    return source
+
+
+def _tally(report: IngestReport, n_read: int, problems: list[RowProblem], counters: dict) -> None:
+    """Add one prepared chunk's counts to the report."""
+    report.read += n_read
+    report.rejected.extend(problems)
+    report.outside_grids += counters["outside_grids"]
+    report.geocoded_by_level.update(counters["geocoded_by_level"])
+    report.classified_by_rule.update(counters["classified_by_rule"])
+    report.per_category.update(counters["per_category"])
+
+
+def _link_batch(store: Store, settings: Settings, batch_id: str, conn) -> pd.Series:
+    """Link a stored batch's repeats (duplicate_of) inside the writing transaction; returns the links."""
+    dup = link_duplicates(store, settings, batch_id=batch_id, conn=conn)
+    linked = dup[dup.notna()]
+    store.set_duplicates(linked.index.tolist(), linked.tolist(), conn=conn)
+    return linked
+
+
+def ingest_frame(
+    frame: pd.DataFrame,
+    settings: Settings,
+    store: Store,
+    options: IngestOptions | None = None,
+    *,
+    ctx: IngestContext | None = None,
+    name: str = "frame",
+    strict: bool = False,
+) -> tuple[IngestReport, pd.DataFrame]:
+    """Import rows held in memory (an API submission) exactly like one chunk of a file, in one transaction.
+
+    ``frame`` carries source headers as a file would (aliases, or ``options.mapping``); problems number its
+    rows from 1. The same checks, locating, classification, stable ids and duplicate links run as in
+    :func:`ingest_file`. ``strict``: the first row problem raises :class:`InvalidInputError` naming its
+    field, before anything is stored (an API caller gets the error instead of a reject row).
+    Returns the report and the prepared rows, ``duplicate_of`` as linked.
+    """
+    options = options or IngestOptions()
+    source = _check_source(options.source or "api")
+    ctx = ctx or IngestContext.build(settings, store)
+    report = IngestReport(file=name, source=source, dry_run=options.dry_run)
+    state = ChunkState()
+    data = frame.reset_index(drop=True)
+    chunk = readers.TableChunk(data, np.arange(1, len(data) + 1, dtype=np.int64), None, None, None, "frame", None)
+    rows, problems, counters = prepare_chunk(chunk, ctx, options, source, state)
+    _tally(report, len(data), problems, counters)
+    if strict and problems:
+        p = problems[0]
+        shown = f": {p.value}" if p.value else ""
+        raise InvalidInputError(f"{p.field}: {p.reason}{shown}", field=p.field, line=p.line)
+    if options.dry_run:
+        with store.read() as conn:
+            new, changed = store.classify_changes(rows, conn)
+            dup = link_duplicates(store, settings, rows=rows, conn=conn)
+        report.stored, report.updated = int(new.sum()), int(changed.sum())
+        report.unchanged = len(rows) - report.stored - report.updated
+    else:
+        with store.write() as conn:
+            batch_id = store.insert_batch(name, None, source, {**asdict(options), "format": "frame"}, conn=conn)
+            report.batch_id = batch_id
+            report.stored, report.updated, report.unchanged = store.upsert_requests(batch_id, rows, conn=conn)
+            store.insert_rejects(batch_id, problems, conn=conn)
+            dup = _link_batch(store, settings, batch_id, conn)
+            report.timings.update(state.timings)
+            store.finish_batch(batch_id, report.to_dict(), conn=conn)
+    report.duplicates = int(dup.notna().sum())
+    linked = rows["id"].map(dup.dropna())
+    rows["duplicate_of"] = linked.astype(object).where(linked.notna(), None)
+    log.info("ingested %s: %s", name, report.to_dict())
+    return report, rows
 
 
 def _done(value) -> Future:

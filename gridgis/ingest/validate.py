@@ -19,7 +19,10 @@ OUTSIDE = "不在服务范围内 / outside the service area"
 NO_LOCATION = "缺少坐标和地址 / no coordinates and no address"
 NO_GAZETTEER = "未配置地名库，无法按地址定位 / no gazetteer configured (set gazetteer_file) to locate addresses"
 UNMATCHED = "地址无法匹配地名库 / address not found in the gazetteer"
-AMBIGUOUS = "地址有歧义（多处同名），请写明社区或门牌 / ambiguous address: several places match, add the community or door number"
+AMBIGUOUS = (
+    "地址有歧义（多处同名），请写明社区或门牌 / ambiguous address: several places match, "
+    "add the community or door number"
+)
 NON_POINT = "几何不是点 / geometry is not a point"
 DUPLICATE_ID = "文件内编号重复 / duplicate id within the file"
 FUTURE_TIME = "时间晚于当前 / time is in the future"
