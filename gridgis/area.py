@@ -59,7 +59,7 @@ def read_polygon_file(path: str | Path, setting: str) -> BaseGeometry:
         raise ConfigError(f"无法读取多边形文件 / cannot read polygon file {p}: {exc}", field=setting) from exc
     if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
         gdf = gdf.to_crs("EPSG:4326")
-    geoms = gdf.geometry[gdf.geometry.notna()]
+    geoms = gdf.geometry[~gdf.geometry.isna() & ~gdf.geometry.is_empty]
     geoms = geoms[geoms.geom_type.isin(["Polygon", "MultiPolygon"])]
     if geoms.empty:
         raise ConfigError(f"文件中没有多边形 / no polygons in {p}", field=setting)

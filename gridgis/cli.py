@@ -336,5 +336,14 @@ def _serve(settings: Settings, threads: int = 8) -> None:
     waitress.serve(app, host=settings.host, port=settings.port, threads=threads)
 
 
+def _register_command_modules() -> None:
+    """Commands kept in their own modules (they import this one for the shared context)."""
+    from gridgis import cli_heatmap
+
+    cli_heatmap.register(main)  # heatmap, hotspots, trends, projects, raster
+
+
+_register_command_modules()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -89,6 +89,22 @@ class Settings:
     secret_key: str | None = field(
         default=None, metadata=_h("Flask session secret; generated per process when unset")
     )
+    project_weight_volume: float = field(
+        default=0.35,
+        metadata=_h("weight in project scores of a candidate's requests (share of the largest candidate's)"),
+    )
+    project_weight_significance: float = field(
+        default=0.20,
+        metadata=_h("weight in project scores of the hot spot's Gi* z (share of the strongest candidate's)"),
+    )
+    project_weight_growth: float = field(
+        default=0.15,
+        metadata=_h("weight in project scores of growth (later vs earlier half of the period; ×2 = full)"),
+    )
+    project_weight_severity: float = field(
+        default=0.30,
+        metadata=_h("weight in project scores of the category's taxonomy `severity` (SAFE highest)"),
+    )
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with some fields replaced (values are coerced and validated)."""

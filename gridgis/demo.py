@@ -52,6 +52,10 @@ def build_demo(settings: Settings, folder: str | Path) -> list[IngestReport]:
     sync_categories(store, settings)
     if settings.grids_file:
         store.replace_grids(read_grids(settings.grids_file))
+    if settings.gazetteer_file:  # households per cell: the "per 100 households" rates
+        from gridgis.heatmap.households import load_households_from_gazetteer
+
+        load_households_from_gazetteer(store, settings.gazetteer_file, settings.gazetteer_crs)
     ctx = IngestContext.build(settings, store)
     reports = []
     for item in inputs:
