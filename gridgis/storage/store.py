@@ -144,7 +144,7 @@ class Store:
             raise StorageError(f"数据库写入失败，本批未保存 / database write failed, batch not stored: {exc}") from exc
 
     @contextmanager
-    def bulk_write(self, conn: Connection, cache_mib: int = 512) -> Iterator[None]:
+    def bulk_write(self, conn: Connection, cache_mib: int = 128) -> Iterator[None]:
         """A bigger page cache (SQLite) for one large import: index upkeep of a table that outgrows the
         default cache otherwise dominates the import time. Restored afterwards (pooled connections)."""
         if conn.dialect.name != "sqlite":
