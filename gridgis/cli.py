@@ -341,9 +341,11 @@ def _register_command_modules() -> None:
     from gridgis import cli_heatmap
 
     cli_heatmap.register(main)  # heatmap, hotspots, trends, projects, raster
+    __import__("gridgis.cli_export").cli_export.register(main)  # export KIND -o FILE
 
 
 _register_command_modules()
+__import__("gridgis.cli_tokens").cli_tokens.register(main)  # tokens create/list/revoke, audit
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -105,6 +105,16 @@ class Settings:
         default=0.30,
         metadata=_h("weight in project scores of the category's taxonomy `severity` (SAFE highest)"),
     )
+    export_snap_points: bool = field(
+        default=True,
+        metadata=_h("request points leave the store (exports, OGC API) at their fine H3 cell's centre, "
+                    "not the exact spot; false keeps exact points"),
+    )
+    export_min_count_k: int = field(
+        default=5,
+        metadata=_h("aggregate exports and OGC collections leave out cells with fewer requests than this "
+                    "(k-anonymity; 1 keeps every cell)"),
+    )
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with some fields replaced (values are coerced and validated)."""
@@ -134,6 +144,13 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
                 value = json.loads(value) if value.strip().startswith("[") else value.split(",")
             items = [float(v) for v in value] if "float" in typ else [int(v) for v in value]
             return tuple(items)
+        if typ.startswith("bool"):
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError("expected true or false")
+            return text in ("1", "true", "yes", "on")
         if typ.startswith("int"):
             return int(value)
         if typ.startswith("float"):
@@ -173,6 +190,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"未知时区 / unknown timezone {s.timezone!r}", field="timezone") from exc
     if s.batch_size < 1:
         raise ConfigError("batch_size 须为正数 / must be positive", field="batch_size")
+    if s.export_min_count_k < 1:
+        raise ConfigError("export_min_count_k 须为正整数 / must be a positive integer", field="export_min_count_k")
 
 
 def _build(values: dict, origin: str) -> Settings:

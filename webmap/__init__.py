@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.extensions["gridgis.settings"] = settings
     app.extensions["gridgis.store"] = store or open_store(settings)
 
-    from webmap import api, cells_api, errors, openapi, pages, zones_api
+    from webmap import api, cells_api, errors, export_api, ogc, open311, openapi, pages, projects_api, zones_api
     from webmap.basemaps import base_map
 
     base_map(settings)  # a misconfigured base map (unknown name, Tianditu without key) fails at start
@@ -33,6 +33,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.register_blueprint(api.bp)
     app.register_blueprint(cells_api.bp)
     app.register_blueprint(zones_api.bp)
+    app.register_blueprint(projects_api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(ogc.bp)
+    app.register_blueprint(open311.bp)
+    app.register_blueprint(export_api.bp)
     return app

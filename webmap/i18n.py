@@ -80,6 +80,22 @@ STRINGS: dict[str, tuple[str, str]] = {
     "address": ("地址", "Address"),
     "reporter": ("反映人", "Reporter"),
     "draw_hint": ("用左侧工具画多边形或矩形来新建重点区域", "Draw a polygon or rectangle to add a zone"),
+    "projects_button": ("项目候选", "Projects"),
+    "project": ("项目候选", "Project candidate"),
+    "no_projects": ("当前筛选下没有项目候选", "No project candidates for these filters"),
+    "score": ("得分", "Score"),
+    "pts_volume": ("规模", "Volume"),
+    "pts_significance": ("显著性", "Significance"),
+    "pts_growth": ("增长", "Growth"),
+    "pts_severity": ("严重度", "Severity"),
+    "issues": ("问题", "Issues"),
+    "cells_n": ("网格单元数", "Cells"),
+    "area_ha": ("面积 (公顷)", "Area (ha)"),
+    "keywords": ("关键词", "Keywords"),
+    "texts": ("代表性诉求", "Representative requests"),
+    "make_zone": ("设为重点区域", "Make priority zone"),
+    "zone_made": ("已设为重点区域", "Priority zone created"),
+    "back_to_list": ("返回列表", "Back to list"),
 }
 
 DRAW_STRINGS: dict[str, tuple[str, str]] = {

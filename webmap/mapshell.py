@@ -83,6 +83,8 @@ class GridGISApp(JSCSSMixin):
             ("h3_js", f"{static_url}/vendor/h3-js/h3-js.umd.js"),
             ("gridgis_gcj02", f"{static_url}/gcj02.js{v}"),
             ("gridgis_js", f"{static_url}/gridgis.js{v}"),
+            ("gridgis_projects", f"{static_url}/projects.js{v}"),
+            ("gridgis_export", f"{static_url}/export.js{v}"),
         ]
         self.default_css = [("gridgis_css", f"{static_url}/gridgis.css{v}")]
 
@@ -141,7 +143,7 @@ def build_map(
         "zones": group("zones"),
         "points": OfflineMarkerCluster(name=t["layer_points"], static_url=static_url,
                                        options={"disableClusteringAtZoom": 19, "chunkedLoading": True}),
-        # Filled by the project-candidates issue through GridGIS.registerLayer("projects", loader).
+        # Filled by static/projects.js through GridGIS.registerLayer("projects", loader).
         "projects": group("projects", show=False),
     }
     layers["points"].add_to(m)

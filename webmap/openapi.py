@@ -66,6 +66,24 @@ def _write(summary: str, status: str = "200", extra: list[dict] = (), with_body:
 ZONE_ID = _p("zone_id", "zone id", {"type": "integer"})
 
 
+def _export_op() -> dict:
+    """GET /api/export/{kind}.{format}: a file download (see webmap/export_api.py)."""
+    op = _get("An export as a file under the privacy policy (no names or phones; cells below k requests left "
+              "out; request points snapped): name = KIND.FORMAT, KIND one of cells, hotspots, trends, projects, "
+              "zones, grids, requests; FORMAT geojson (RFC 7946), csv, gpkg, or tif (cells, hotspots). Audited.",
+              ["res", "bbox", *FILTERS],
+              [_p("name", "KIND.FORMAT, e.g. cells.geojson", {"type": "string", "pattern": r"^[a-z]+\.[a-z]+$"}),
+               _q("crs", "CRS of .gpkg (EPSG:4326 default, EPSG:4490, a GK zone such as EPSG:4544, or GK) or .tif"),
+               _q("bom", "CSV with a UTF-8 BOM for Excel: 1 (default) or 0", {"type": "integer", "enum": [0, 1]}),
+               _q("lang", "ignored (the map passes it)")], conditional=False)
+    op["responses"]["200"] = {"description": "the file, as an attachment", "content": {
+        media: {"schema": {"type": "string", "format": "binary"}} for media in
+        ("application/geo+json", "text/csv", "application/geopackage+sqlite3", "image/tiff")}}
+    op["responses"]["401"] = ERROR
+    op["responses"]["403"] = ERROR
+    return op
+
+
 def document() -> dict:
     cells_schema = {"type": "object", "properties": {
         "res": {"type": "integer"}, "total": {"type": "number"}, "breaks": {"type": "array"},
@@ -91,6 +109,16 @@ def document() -> dict:
             [_q("method", "gi or trend", {"type": "string", "enum": ["gi", "trend"]}),
              _q("k", "neighbourhood rings", {"type": "integer", "minimum": 1, "maximum": 3}),
              _q("lang", "language of trend labels: zh (default) or en")])},
+        "/api/projects": {"get": _get(
+            "Ranked project candidates (contiguous Gi* hot cells per category) as a GeoJSON FeatureCollection: "
+            "polygon, rank, score and its parts, requests, issues, households, trend, grids, keywords, "
+            "representative texts (contacts masked), the zone the map makes from each, and a run summary",
+            FILTERS,
+            [_q("k", "Gi* neighbourhood rings", {"type": "integer", "minimum": 1, "maximum": 3, "default": 1}),
+             _q("gap", "1: hot cells one cell apart still form one candidate",
+                {"type": "integer", "minimum": 0, "maximum": 1, "default": 0}),
+             _q("min_cells", "smallest candidate in cells", {"type": "integer", "minimum": 1, "default": 2}),
+             _q("lang", "language of each candidate's zone notes: zh (default) or en")])},
         "/api/stats": {"get": _get("Totals for the filters: by category, status, type and month",
                                    ["bbox", *FILTERS])},
         "/api/zones": {
@@ -107,6 +135,7 @@ def document() -> dict:
             "Requests inside a zone by category and month, households and change vs the previous period",
             FILTERS[:-1], [ZONE_ID])},
         "/api/zones/{zone_id}/history": {"get": _get("Every version of a zone", extra=[ZONE_ID])},
+        "/api/export/{name}": {"get": _export_op()},
         "/api/openapi.json": {"get": _get("This document", conditional=False)},
     }
     return {

@@ -20,7 +20,7 @@ def asset_version() -> str:
     """Changes when our own JS/CSS change, so browsers never run a stale gridgis.js after an upgrade."""
     def build() -> str:
         h = hashlib.sha256()
-        for name in ("gridgis.js", "gridgis.css", "gcj02.js"):
+        for name in ("gridgis.js", "projects.js", "gridgis.css", "gcj02.js"):
             h.update((_STATIC / name).read_bytes())
         return h.hexdigest()[:10]
 

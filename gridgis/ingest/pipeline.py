@@ -438,7 +438,8 @@ def ingest_frame(
     report = IngestReport(file=name, source=source, dry_run=options.dry_run)
     state = ChunkState()
     data = frame.reset_index(drop=True)
-    chunk = readers.TableChunk(data, np.arange(1, len(data) + 1, dtype=np.int64), None, None, None, "frame", None)
+    chunk = readers.TableChunk(frame=data, lines=np.arange(1, len(data) + 1, dtype=np.int64), geometry_lng=None,
+                               geometry_lat=None, file_crs=None, format="frame", encoding=None)
     rows, problems, counters = prepare_chunk(chunk, ctx, options, source, state)
     _tally(report, len(data), problems, counters)
     if strict and problems:
@@ -451,6 +452,7 @@ def ingest_frame(
             dup = link_duplicates(store, settings, rows=rows, conn=conn)
         report.stored, report.updated = int(new.sum()), int(changed.sum())
         report.unchanged = len(rows) - report.stored - report.updated
+        report.duplicates = int(dup.notna().sum())
     else:
         with store.write() as conn:
             batch_id = store.insert_batch(name, None, source, {**asdict(options), "format": "frame"}, conn=conn)
@@ -458,9 +460,9 @@ def ingest_frame(
             report.stored, report.updated, report.unchanged = store.upsert_requests(batch_id, rows, conn=conn)
             store.insert_rejects(batch_id, problems, conn=conn)
             dup = _link_batch(store, settings, batch_id, conn)
+            report.duplicates = len(dup)
             report.timings.update(state.timings)
             store.finish_batch(batch_id, report.to_dict(), conn=conn)
-    report.duplicates = int(dup.notna().sum())
     linked = rows["id"].map(dup.dropna())
     rows["duplicate_of"] = linked.astype(object).where(linked.notna(), None)
     log.info("ingested %s: %s", name, report.to_dict())

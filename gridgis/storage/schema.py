@@ -198,3 +198,37 @@ meta = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# API tokens of machine clients (see gridgis.tokens). Only the SHA-256 of a token is kept: the token itself
+# is shown once, at creation. ``prefix`` (the first characters) lets an operator recognise a token in lists.
+# Names stay unique after revocation so audit rows keep naming one client.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("token_sha256", String(64), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("scopes", Text, nullable=False),  # space-separated scope names
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger),
+    Column("revoked_at", BigInteger),
+    Column("created_by", Text),
+)
+Index("ux_api_tokens_name", api_tokens.c.name, unique=True)
+Index("ux_api_tokens_sha256", api_tokens.c.token_sha256, unique=True)
+
+# Audit trail of every export and data pull (see gridgis.audit): who (token name or user), what (endpoint or
+# export kind), the filters as JSON (secrets never), when, and how many rows left the store.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("who", Text, nullable=False),
+    Column("what", String(64), nullable=False),
+    Column("filters", Text),
+    Column("row_count", Integer, nullable=False),
+)
+Index("ix_audit_created", audit_log.c.created_at)
+Index("ix_audit_who_created", audit_log.c.who, audit_log.c.created_at)

@@ -396,3 +396,104 @@ def test_editing_a_zone_outline_with_the_draw_toolbar_saves_a_new_version(page, 
     hist = page.request.get(page.base + "/api/zones/1/history").json()["history"]
     assert [h["action"] for h in hist] == ["create", "update"]
     assert page.watch.errors == []
+
+
+def test_project_candidates_layer_list_and_making_a_priority_zone_that_survives_a_reload(page, web_store):
+    from .test_projects_api import add_rows, cluster_rows
+
+    # a candidate whose texts carry markup: it must reach the panel as text
+    markup = "<img src=x onerror=alert(1)>"
+    add_rows(web_store, cluster_rows((104.0750, 30.6280), "ORDER", [f"{markup} 夜间施工噪音 {i}" for i in range(40)],
+                                     [("", "")] * 40, "x"))
+    fc = page.request.get(page.base + "/api/projects").json()
+    feats = fc["features"]
+    n = len(feats)
+    top = feats[0]["properties"]
+    assert n > 3 and top["category"] == "PARK"
+    colors = {c["code"]: c["color"] for c in page.request.get(page.base + "/api/categories").json()["categories"]}
+
+    page.goto(page.base + view(HOT[1], HOT[0], 14))
+    ready(page)
+    page.locator("#gg-projects-btn").click()
+    page.wait_for_function("(n) => Number(document.getElementById('gg-status').dataset.projects) === n", arg=n)
+    # one outlined polygon per candidate, in its category's colour, with its rank
+    assert page.locator(".leaflet-gg-projects-pane path.leaflet-interactive").count() == n
+    strokes = page.evaluate("GridGIS.layer('projects').getLayers().filter(l => l.ggProject)"
+                            ".map(l => [l.ggProject, l.options.color])")
+    assert sorted(s[0] for s in strokes) == sorted(f["id"] for f in feats)
+    assert all(color == colors[pid.split("-")[0]] for pid, color in strokes)
+    assert page.locator(".gg-rank-badge").count() == n
+    # the ranked list with score parts
+    items = page.locator("#gg-panel .gg-proj-item")
+    assert items.count() == n
+    assert [int(t) for t in items.locator(".gg-rank-n").all_inner_texts()] == list(range(1, n + 1))
+    assert "停车与交通" in items.first.inner_text() and "规模" in items.first.inner_text()
+    assert "projects" in page.url  # the layer is on in the link
+
+    # markup in a candidate's texts is shown as text
+    planted = next(f["properties"] for f in feats if f["properties"]["category"] == "ORDER"
+                   and any(markup in t for t in f["properties"]["texts"]))
+    page.locator(f"#gg-panel .gg-proj-item[data-id='{planted['id']}']").click()
+    page.wait_for_selector(f"#gg-panel h3 >> text=#{planted['rank']} 秩序与扰民")
+    assert markup in page.locator("#gg-panel .gg-text").first.inner_text()
+    assert page.locator("#gg-panel img").count() == 0 and page.watch.dialogs == []
+
+    # back to the list, open the best candidate, make it a priority zone
+    page.locator("#gg-panel button >> text=返回列表").click()
+    page.locator("#gg-panel .gg-proj-item").first.click()
+    page.wait_for_selector("#gg-panel h3 >> text=#1 停车与交通")
+    assert page.locator("#gg-panel .gg-text").count() == len(top["texts"])
+    page.locator("#gg-make-zone").click()
+    page.wait_for_function("GridGIS.counts().zones === 1")
+    page.wait_for_selector(f"#gg-panel h3 >> text={top['zone']['name']}")  # the new zone's panel
+    (zone,) = page.request.get(page.base + "/api/zones").json()["features"]
+    p = zone["properties"]
+    assert (p["name"], p["category"], p["priority"], p["notes"]) == (
+        top["zone"]["name"], "PARK", 5, top["zone"]["notes"])
+    assert p["name"].startswith("1. 停车与交通")
+    a, b = shapely.geometry.shape(zone["geometry"]), shapely.geometry.shape(feats[0]["geometry"])
+    assert a.symmetric_difference(b).area < 1e-4 * b.area
+    assert page.locator(".leaflet-gg-zones-pane path").count() == 1  # drawn in the zones layer
+
+    page.reload()
+    ready(page)
+    page.wait_for_function("GridGIS.counts().zones === 1")
+    page.wait_for_function("(n) => Number(document.getElementById('gg-status').dataset.projects) === n", arg=n)
+    assert page.watch.errors == [] and page.watch.outside == []
+
+
+def test_export_this_view_downloads_the_filtered_cells_on_screen(page, web_settings):
+    page.goto(page.base + view(HOT[1], HOT[0], 15))
+    ready(page)
+    page.locator("#gg-cats-none").click()
+    page.locator("#gg-cats input[value=PARK]").check()
+    page.wait_for_function("() => GridGIS.counts().hexes > 0 && location.hash.includes('c=PARK')")
+    ready(page)
+    drawn = page.evaluate("""async () => {
+        const ctx = GridGIS.context('demand');
+        const r = await fetch('/api/cells?' + ctx.params({ res: ctx.res, bbox: ctx.bbox }));
+        const hexes = [];
+        GridGIS.layer('demand').eachLayer(function (l) { if (l.ggCell) hexes.push(l.ggCell); });
+        return { cells: (await r.json()).cells, hexes: hexes };
+    }""")
+    with page.expect_download() as dl:
+        page.locator("#gg-export-go").click()
+    body = json.loads(Path(dl.value.path()).read_text(encoding="utf-8"))
+    k = web_settings.export_min_count_k
+    want = {c["h3"]: c["n"] for c in drawn["cells"] if c["n"] >= k}
+    got = {f["properties"]["cell_id"]: f["properties"]["requests"] for f in body["features"]}
+    assert got == want and len(got) > 0 and set(got) <= set(drawn["hexes"])
+    assert "category=PARK" in dl.value.url and "/api/export/cells.geojson" in dl.value.url
+    # the same view's requests as CSV: only PARK, and no contact details
+    page.locator("#gg-export-what").select_option("requests")
+    page.locator("#gg-export-format").select_option("csv")
+    with page.expect_download() as dl:
+        page.locator("#gg-export-go").click()
+    text = Path(dl.value.path()).read_text(encoding="utf-8-sig")
+    lines = text.strip().splitlines()
+    header = lines[0].split(",")
+    assert len(lines) > 1 and "reporter_name" not in header
+    cats = {line.split(",")[header.index("category")] for line in lines[1:]}
+    assert cats == {"PARK"}
+    assert "张三丰" not in text and "13812345678" not in text
+    assert page.watch.errors == []

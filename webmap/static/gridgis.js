@@ -9,7 +9,7 @@
 (function () {
   "use strict";
 
-  const GG = { firstDrawMs: null, registry: {} };
+  const GG = { firstDrawMs: null, registry: {}, readyHooks: [] };
   let cfg = null;
   let T = {};
   let map = null;
@@ -849,7 +849,8 @@
   function context(key) {
     return {
       map: map, group: layers[key], res: currentRes(), bbox: viewBbox(), params: filterParams, api: api,
-      toDisplay: toDisplay, fromDisplay: fromDisplay, el: el, strings: T,
+      toDisplay: toDisplay, fromDisplay: fromDisplay, el: el, strings: T, lang: cfg.lang, fmt: fmt,
+      noCategory: noCategory(),
     };
   }
 
@@ -891,10 +892,33 @@
     if (map) refresh();
   };
 
+  /** Run fn(map) once the map, its panes and the categories are ready (now, if they already are). */
+  GG.onReady = function (fn) {
+    if (GG.readyHooks === null) fn(map);
+    else GG.readyHooks.push(fn);
+  };
+
   GG.counts = function () {
     const n = function (g) { return g ? g.getLayers().length : 0; };
     return { hexes: n(layers.demand), hotspots: n(layers.hotspots), grids: n(layers.grids), zones: Object.keys(zonesById).length, points: n(layers.points) };
   };
+
+  /** Show DOM nodes in the side panel (a plug-in layer's list or details); the cell/zone selection is cleared. */
+  GG.showPanel = function (children) {
+    highlight(null);
+    state.cell = "";
+    state.zone = "";
+    writeHash();
+    cancelNewZone();
+    openPanel(children);
+  };
+
+  GG.context = function (key) { return context(key); };
+  GG.panelBody = function () { return $("gg-panel").hidden ? null : $("gg-panel-body"); };
+  GG.reloadZones = function () { return loadZones(); };
+  GG.openZone = function (id) { return openZone(id); };
+  GG.category = function (code) { return catByCode[code] || null; };
+  GG.status = function (text, isError) { status(text, isError); };
 
   GG.state = function () { return Object.assign({}, state); };
   GG.map = function () { return map; };
@@ -909,6 +933,7 @@
     map.createPane("gg-zones").style.zIndex = 450;
     map.createPane("gg-grids").style.zIndex = 420;
     map.createPane("gg-hot").style.zIndex = 430;
+    map.createPane("gg-projects").style.zIndex = 440;
     map.getPane("gg-grids").style.pointerEvents = "none";
     state = readHash();
     buildUi();
@@ -943,6 +968,9 @@
     }
     syncForm();
     writeHash();
+    const hooks = GG.readyHooks;
+    GG.readyHooks = null;
+    for (const fn of hooks) fn(map);
     loadGrids();
     await loadZones();
     refresh();
