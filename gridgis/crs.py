@@ -122,20 +122,28 @@ def wgs84_to_gcj02(lng, lat) -> tuple[np.ndarray, np.ndarray]:
     return np.where(outside, lng, lng + dlng), np.where(outside, lat, lat + dlat)
 
 
+def _invert(forward, tx, ty, x0, y0, tol: float, max_iter: int) -> tuple[np.ndarray, np.ndarray]:
+    """Solve forward(x, y) = (tx, ty) by fixed-point iteration x ← x + (t − forward(x)) from (x0, y0).
+
+    Both offsets are small and smooth, so this converges geometrically; it stops at ``tol`` degrees
+    (1e-10° ≈ 0.01 mm) or after ``max_iter`` steps, and on all-NaN input.
+    """
+    x, y = x0, y0
+    for _ in range(max_iter):
+        fx, fy = forward(x, y)
+        ex, ey = tx - fx, ty - fy
+        x, y = x + ex, y + ey
+        err = np.nanmax(np.abs(np.concatenate([ex.ravel(), ey.ravel()])), initial=0.0)
+        if not err > tol:
+            break
+    return x, y
+
+
 def gcj02_to_wgs84(lng, lat, *, tol: float = 1e-10, max_iter: int = 30) -> tuple[np.ndarray, np.ndarray]:
-    """Iterative inverse: solve f(w) = g for w by w ← w + (g − f(w)); ~1e-10° ≈ 0.01 mm."""
+    """Iterative inverse of :func:`wgs84_to_gcj02`."""
     g_lng = np.asarray(lng, dtype=np.float64)
     g_lat = np.asarray(lat, dtype=np.float64)
-    w_lng, w_lat = g_lng.copy(), g_lat.copy()
-    for _ in range(max_iter):
-        f_lng, f_lat = wgs84_to_gcj02(w_lng, w_lat)
-        e_lng, e_lat = g_lng - f_lng, g_lat - f_lat
-        w_lng = w_lng + e_lng
-        w_lat = w_lat + e_lat
-        err = np.nanmax(np.abs(np.concatenate([e_lng.ravel(), e_lat.ravel()])), initial=0.0)
-        if not err > tol:  # also stops on all-NaN input
-            break
-    return w_lng, w_lat
+    return _invert(wgs84_to_gcj02, g_lng, g_lat, g_lng.copy(), g_lat.copy(), tol, max_iter)
 
 
 def gcj02_to_bd09(lng, lat) -> tuple[np.ndarray, np.ndarray]:
@@ -150,16 +158,7 @@ def bd09_to_gcj02(lng, lat, *, tol: float = 1e-10, max_iter: int = 30) -> tuple[
     """Iterative inverse of :func:`gcj02_to_bd09` (the usual closed-form inverse errs by up to ~1 m)."""
     b_lng = np.asarray(lng, dtype=np.float64)
     b_lat = np.asarray(lat, dtype=np.float64)
-    g_lng, g_lat = b_lng - 0.0065, b_lat - 0.006
-    for _ in range(max_iter):
-        f_lng, f_lat = gcj02_to_bd09(g_lng, g_lat)
-        e_lng, e_lat = b_lng - f_lng, b_lat - f_lat
-        g_lng = g_lng + e_lng
-        g_lat = g_lat + e_lat
-        err = np.nanmax(np.abs(np.concatenate([e_lng.ravel(), e_lat.ravel()])), initial=0.0)
-        if not err > tol:
-            break
-    return g_lng, g_lat
+    return _invert(gcj02_to_bd09, b_lng, b_lat, b_lng - 0.0065, b_lat - 0.006, tol, max_iter)
 
 
 def wgs84_to_bd09(lng, lat) -> tuple[np.ndarray, np.ndarray]:
