@@ -14,13 +14,12 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from gridgis.errors import InvalidInputError, NotFoundError, StorageError
+from gridgis.errors import NotFoundError, StorageError
 from gridgis.models import RowProblem
 from gridgis.storage import migrate
 from gridgis.storage.engine import make_engine, safe_url
+from gridgis.storage.frames import result_frame
 from gridgis.storage.schema import (
-    api_tokens,
-    audit_log,
     categories,
     cell_households,
     grids,
@@ -29,8 +28,9 @@ from gridgis.storage.schema import (
     rejects,
     requests,
     zone_history,
-    zones,
 )
+from gridgis.storage.token_store import TokenStoreMixin
+from gridgis.storage.zone_store import ZoneStoreMixin
 
 REQUEST_COLUMNS: tuple[str, ...] = tuple(c.name for c in requests.columns)
 # demand_counts upkeep (see migration 0002): the meta keys and the coarse-geocode resolution limits
@@ -71,16 +71,7 @@ def _column_lists(frame: pd.DataFrame, columns: Sequence[str]) -> list[list]:
     return out
 
 
-def result_frame(result, columns: Sequence[str]) -> pd.DataFrame:
-    """A query result as a DataFrame, built column-wise (pandas is slow on SQLAlchemy Row objects)."""
-    rows = result.cursor.fetchall() if result.cursor is not None else []  # plain DB-API tuples
-    if not rows:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    cols = list(zip(*rows, strict=True))
-    return pd.DataFrame({name: list(vals) for name, vals in zip(columns, cols, strict=True)})
-
-
-class Store:
+class Store(ZoneStoreMixin, TokenStoreMixin):
     """All reads and writes of gridgis data. Construct with :func:`open_store` or ``Store(engine)``."""
 
     def __init__(self, engine: Engine, *, check_schema: bool = True) -> None:
@@ -111,9 +102,7 @@ class Store:
         try:
             current = migrate.current_revision(self.engine)
         except OperationalError as exc:
-            raise StorageError(
-                f"无法连接数据库 / cannot connect to the database at {self.url}: {exc.orig}"
-            ) from exc
+            raise StorageError(f"无法连接数据库 / cannot connect to the database at {self.url}: {exc.orig}") from exc
         head = migrate.head_revision()
         if current is None:
             raise StorageError(
@@ -189,28 +178,47 @@ class Store:
 
     # -- ingest batches ---------------------------------------------------------------------------------
 
-    def insert_batch(self, file_name: str, file_sha256: str | None, source: str, options: dict,
-                     conn: Connection | None = None, status: str = "running") -> str:
+    def insert_batch(
+        self,
+        file_name: str,
+        file_sha256: str | None,
+        source: str,
+        options: dict,
+        conn: Connection | None = None,
+        status: str = "running",
+    ) -> str:
         batch_id = uuid.uuid4().hex
         with self._using(conn, write=True) as c:
             c.execute(
                 insert(ingest_batches).values(
-                    id=batch_id, file_name=file_name, file_sha256=file_sha256, source=source,
-                    started_at=now_ts(), status=status, rows_read=0, rows_stored=0, rows_updated=0,
-                    rows_rejected=0, options=json.dumps(options, ensure_ascii=False, default=str),
+                    id=batch_id,
+                    file_name=file_name,
+                    file_sha256=file_sha256,
+                    source=source,
+                    started_at=now_ts(),
+                    status=status,
+                    rows_read=0,
+                    rows_stored=0,
+                    rows_updated=0,
+                    rows_rejected=0,
+                    options=json.dumps(options, ensure_ascii=False, default=str),
                 )
             )
         return batch_id
 
-    def finish_batch(self, batch_id: str, report: dict, status: str = "committed",
-                     conn: Connection | None = None) -> None:
+    def finish_batch(
+        self, batch_id: str, report: dict, status: str = "committed", conn: Connection | None = None
+    ) -> None:
         with self._using(conn, write=True) as c:
             c.execute(
                 update(ingest_batches)
                 .where(ingest_batches.c.id == batch_id)
                 .values(
-                    finished_at=now_ts(), status=status, rows_read=report.get("read", 0),
-                    rows_stored=report.get("stored", 0), rows_updated=report.get("updated", 0),
+                    finished_at=now_ts(),
+                    status=status,
+                    rows_read=report.get("read", 0),
+                    rows_stored=report.get("stored", 0),
+                    rows_updated=report.get("updated", 0),
                     rows_rejected=report.get("rejected", 0),
                     report=json.dumps(report, ensure_ascii=False, default=str),
                 )
@@ -239,12 +247,12 @@ class Store:
         known = self.existing_hashes(rows["id"].tolist(), conn) if len(rows) else {}
         prior = rows["id"].map(known)
         new_mask = prior.isna().to_numpy()
-        changed_mask = (~new_mask) & (
-            prior.to_numpy(dtype=object) != rows["content_hash"].to_numpy(dtype=object)
-        )
+        changed_mask = (~new_mask) & (prior.to_numpy(dtype=object) != rows["content_hash"].to_numpy(dtype=object))
         return new_mask, changed_mask
 
-    def upsert_requests(self, batch_id: str, rows: pd.DataFrame, conn: Connection | None = None) -> tuple[int, int, int]:
+    def upsert_requests(
+        self, batch_id: str, rows: pd.DataFrame, conn: Connection | None = None
+    ) -> tuple[int, int, int]:
         """Insert new and update changed request rows. Returns (stored, updated, unchanged).
 
         ``rows`` holds :data:`REQUEST_COLUMNS` except batch_id/ingested_at/updated_at. Rows whose content hash
@@ -279,22 +287,24 @@ class Store:
         offset = conn.execute(select(meta.c.value).where(meta.c.key == OFFSET_KEY)).scalar()
         loc = rows["created_at"].to_numpy(dtype=np.int64) + int(offset if offset is not None else DEFAULT_OFFSET)
         wall = pd.DatetimeIndex(pd.to_datetime(loc, unit="s"))
-        base = pd.DataFrame({
-            "cell_9": rows["cell_9"].to_numpy(dtype=np.int64),
-            "category": rows["category"].to_numpy(dtype=object),
-            "max_res": rows["geocode_level"].map(COARSE_MAX_RES).fillna(15).to_numpy(dtype=np.int64),
-            "cell_8": rows["cell_8"].to_numpy(dtype=np.int64),
-            "cell_7": rows["cell_7"].to_numpy(dtype=np.int64),
-            "first": rows["duplicate_of"].isna().to_numpy(dtype=np.int64),
-        })
-        periods = {"D": loc // 86400, "M": (wall.year * 12 + wall.month - 1).to_numpy(),
-                   "Y": wall.year.to_numpy()}
+        base = pd.DataFrame(
+            {
+                "cell_9": rows["cell_9"].to_numpy(dtype=np.int64),
+                "category": rows["category"].to_numpy(dtype=object),
+                "max_res": rows["geocode_level"].map(COARSE_MAX_RES).fillna(15).to_numpy(dtype=np.int64),
+                "cell_8": rows["cell_8"].to_numpy(dtype=np.int64),
+                "cell_7": rows["cell_7"].to_numpy(dtype=np.int64),
+                "first": rows["duplicate_of"].isna().to_numpy(dtype=np.int64),
+            }
+        )
+        periods = {"D": loc // 86400, "M": (wall.year * 12 + wall.month - 1).to_numpy(), "Y": wall.year.to_numpy()}
         parts = [base.assign(level=lv, period=p.astype(np.int64)) for lv, p in periods.items()]
         counts = (
             pd.concat(parts, ignore_index=True)
             .groupby(["level", "period", "cell_9", "category", "max_res"], sort=False)
-            .agg(cell_8=("cell_8", "min"), cell_7=("cell_7", "min"), requests=("first", "size"),
-                 firsts=("first", "sum"))
+            .agg(
+                cell_8=("cell_8", "min"), cell_7=("cell_7", "min"), requests=("first", "size"), firsts=("first", "sum")
+            )
             .reset_index()
         )
         cols = ["level", "period", "cell_9", "category", "max_res", "cell_8", "cell_7", "requests", "firsts"]
@@ -309,7 +319,11 @@ class Store:
     def insert_rejects(self, batch_id: str, problems: Iterable[RowProblem], conn: Connection | None = None) -> None:
         records = [
             {
-                "batch_id": batch_id, "line": p.line, "field": p.field, "value": p.value, "reason": p.reason,
+                "batch_id": batch_id,
+                "line": p.line,
+                "field": p.field,
+                "value": p.value,
+                "reason": p.reason,
                 "raw": json.dumps(p.raw, ensure_ascii=False, default=str) if p.raw else None,
             }
             for p in problems
@@ -344,8 +358,14 @@ class Store:
         """Rows as duplicate detection needs them: id, category, created_at (UTC), lng, lat, text,
         duplicate_of, geocode_level; either one batch's rows or stored rows in a window around it."""
         q = select(
-            requests.c.id, requests.c.category, requests.c.created_at, requests.c.lng, requests.c.lat,
-            requests.c.text, requests.c.duplicate_of, requests.c.geocode_level,
+            requests.c.id,
+            requests.c.category,
+            requests.c.created_at,
+            requests.c.lng,
+            requests.c.lat,
+            requests.c.text,
+            requests.c.duplicate_of,
+            requests.c.geocode_level,
         )
         if batch_id is not None:
             q = q.where(requests.c.batch_id == batch_id)
@@ -376,8 +396,9 @@ class Store:
         with self.read() as conn:
             return int(conn.execute(select(func.count()).select_from(requests)).scalar())
 
-    def requests_frame(self, columns: Sequence[str] | None = None, where=None, limit: int | None = None,
-                       offset: int = 0, order_by=None) -> pd.DataFrame:
+    def requests_frame(
+        self, columns: Sequence[str] | None = None, where=None, limit: int | None = None, offset: int = 0, order_by=None
+    ) -> pd.DataFrame:
         """Requests as a DataFrame (times as tz-aware UTC). ``where`` is a SQLAlchemy clause on ``requests``."""
         cols = [requests.c[c] for c in (columns or REQUEST_COLUMNS)]
         q = select(*cols)
@@ -420,7 +441,9 @@ class Store:
 
     def grids_frame(self) -> pd.DataFrame:
         with self.read() as conn:
-            return result_frame(conn.execute(select(grids).order_by(grids.c.grid_code)), [c.name for c in grids.columns])
+            return result_frame(
+                conn.execute(select(grids).order_by(grids.c.grid_code)), [c.name for c in grids.columns]
+            )
 
     def sync_categories(self, rows: Sequence[dict]) -> None:
         with self.write() as conn:
@@ -430,7 +453,9 @@ class Store:
 
     def categories_frame(self) -> pd.DataFrame:
         with self.read() as conn:
-            return result_frame(conn.execute(select(categories).order_by(categories.c.position)), [c.name for c in categories.columns])
+            return result_frame(
+                conn.execute(select(categories).order_by(categories.c.position)), [c.name for c in categories.columns]
+            )
 
     def summary(self) -> dict:
         """Counts for the status page and `gridgis db status`."""
@@ -455,81 +480,6 @@ class Store:
             "batches": int(n_batches),
         }
 
-    # -- zones: priority areas drawn on the map (soft delete; every change leaves a history row) ----------
-
-    def _zone_row(self, conn: Connection, zone_id: int, include_deleted: bool = False) -> dict:
-        q = select(zones).where(zones.c.id == int(zone_id))
-        if not include_deleted:
-            q = q.where(zones.c.deleted_at.is_(None))
-        row = conn.execute(q).mappings().first()
-        if row is None:
-            raise NotFoundError(f"找不到区域 / zone not found: {zone_id}", field="id")
-        return dict(row)
-
-    @staticmethod
-    def _zone_history(conn: Connection, row: dict, action: str, changed_by: str | None, ts: int) -> None:
-        conn.execute(insert(zone_history).values(
-            zone_id=row["id"], version=row["version"], action=action,
-            snapshot=json.dumps(row, ensure_ascii=False, default=str), changed_by=changed_by, changed_at=ts,
-        ))
-
-    def zones_frame(self, include_deleted: bool = False) -> pd.DataFrame:
-        """Stored zones (geometry as GeoJSON text), oldest first; deleted ones only when asked."""
-        q = select(zones).order_by(zones.c.id)
-        if not include_deleted:
-            q = q.where(zones.c.deleted_at.is_(None))
-        with self.read() as conn:
-            return result_frame(conn.execute(q), [c.name for c in zones.columns])
-
-    def get_zone(self, zone_id: int, include_deleted: bool = False) -> dict:
-        with self.read() as conn:
-            return self._zone_row(conn, zone_id, include_deleted)
-
-    def insert_zone(self, values: dict, changed_by: str | None = None) -> dict:
-        """Store a new zone (validated columns, see :func:`gridgis.zones.validate_zone`); returns its row."""
-        ts = now_ts()
-        record = {**values, "created_by": changed_by, "created_at": ts, "updated_at": ts, "deleted_at": None,
-                  "version": 1}
-        with self.write() as conn:
-            zone_id = conn.execute(insert(zones).values(**record)).inserted_primary_key[0]
-            row = self._zone_row(conn, zone_id)
-            self._zone_history(conn, row, "create", changed_by, ts)
-        return row
-
-    def update_zone(self, zone_id: int, values: dict, changed_by: str | None = None,
-                    expected_version: int | None = None) -> dict:
-        """Change some columns of a live zone; ``expected_version`` guards against overwriting an edit."""
-        ts = now_ts()
-        with self.write() as conn:
-            row = self._zone_row(conn, zone_id)
-            if expected_version is not None and int(expected_version) != row["version"]:
-                raise InvalidInputError(
-                    f"区域已被他人修改（当前版本 {row['version']}），请刷新后再改 / the zone was changed meanwhile "
-                    f"(now version {row['version']}, you edited {expected_version}): reload it and edit again",
-                    field="version",
-                )
-            conn.execute(update(zones).where(zones.c.id == row["id"]).values(
-                **values, updated_at=ts, version=row["version"] + 1))
-            row = self._zone_row(conn, zone_id)
-            self._zone_history(conn, row, "update", changed_by, ts)
-        return row
-
-    def delete_zone(self, zone_id: int, changed_by: str | None = None) -> dict:
-        """Soft delete: the row stays (``deleted_at`` set) and the history keeps every version."""
-        ts = now_ts()
-        with self.write() as conn:
-            row = self._zone_row(conn, zone_id)
-            conn.execute(update(zones).where(zones.c.id == row["id"]).values(
-                deleted_at=ts, updated_at=ts, version=row["version"] + 1))
-            row = self._zone_row(conn, zone_id, include_deleted=True)
-            self._zone_history(conn, row, "delete", changed_by, ts)
-        return row
-
-    def zone_history_frame(self, zone_id: int) -> pd.DataFrame:
-        q = select(zone_history).where(zone_history.c.zone_id == int(zone_id)).order_by(zone_history.c.id)
-        with self.read() as conn:
-            return result_frame(conn.execute(q), [c.name for c in zone_history.columns])
-
     def data_version(self) -> tuple[str, int]:
         """(token, last-change epoch seconds) that change whenever requests, grids, categories or zones do.
 
@@ -538,81 +488,21 @@ class Store:
         only through ingest batches, which the batch count and times capture.
         """
         parts = [
-            select(func.count()).select_from(ingest_batches), select(func.max(ingest_batches.c.started_at)),
-            select(func.max(ingest_batches.c.finished_at)), select(func.max(requests.c.created_at)),
-            select(func.count()).select_from(zone_history), select(func.max(zone_history.c.changed_at)),
-            select(func.count()).select_from(grids), select(func.max(grids.c.imported_at)),
-            select(func.count()).select_from(categories), select(func.max(categories.c.color)),
-            select(func.count()).select_from(cell_households), select(func.max(cell_households.c.updated_at)),
+            select(func.count()).select_from(ingest_batches),
+            select(func.max(ingest_batches.c.started_at)),
+            select(func.max(ingest_batches.c.finished_at)),
+            select(func.max(requests.c.created_at)),
+            select(func.count()).select_from(zone_history),
+            select(func.max(zone_history.c.changed_at)),
+            select(func.count()).select_from(grids),
+            select(func.max(grids.c.imported_at)),
+            select(func.count()).select_from(categories),
+            select(func.max(categories.c.color)),
+            select(func.count()).select_from(cell_households),
+            select(func.max(cell_households.c.updated_at)),
         ]
         with self.read() as conn:
             v = conn.execute(select(*(p.scalar_subquery() for p in parts))).one()
         token = "-".join("" if x is None else str(x) for x in v)
         times = [int(x) for x in (v[1], v[2], v[5], v[7], v[11]) if x is not None]
         return token, max(times, default=0)
-
-    # -- API tokens and the audit log (machine clients; see gridgis.tokens and gridgis.audit) ------------
-
-    def insert_token(self, record: dict) -> None:
-        """Store a new ``api_tokens`` row; a name already in use (even revoked) is an InvalidInputError."""
-        with self.write() as conn:
-            taken = conn.execute(select(api_tokens.c.id).where(api_tokens.c.name == record["name"])).first()
-            if taken is not None:
-                raise InvalidInputError(
-                    f"令牌名 {record['name']!r} 已被使用（吊销后也保留，以便审计），请换一个名字 / token name "
-                    f"{record['name']!r} is taken (names stay reserved after revocation so the audit log stays "
-                    "unambiguous): choose another",
-                    field="name",
-                )
-            conn.execute(insert(api_tokens).values(**record))
-
-    def token_by_sha256(self, token_sha256: str) -> dict | None:
-        """The token row with this hash (revoked and expired ones included), or None."""
-        with self.read() as conn:
-            row = conn.execute(select(api_tokens).where(api_tokens.c.token_sha256 == token_sha256)).mappings().first()
-        return None if row is None else dict(row)
-
-    def tokens_frame(self) -> pd.DataFrame:
-        """Every token row except its hash, oldest first."""
-        cols = [c for c in api_tokens.columns if c.name != "token_sha256"]
-        with self.read() as conn:
-            return result_frame(conn.execute(select(*cols).order_by(api_tokens.c.id)), [c.name for c in cols])
-
-    def revoke_token(self, name: str, at: int) -> dict:
-        """Mark a token revoked at ``at`` (epoch seconds); revoking twice keeps the first time."""
-        with self.write() as conn:
-            row = conn.execute(select(api_tokens).where(api_tokens.c.name == name)).mappings().first()
-            if row is None:
-                raise NotFoundError(f"找不到令牌 / no token named {name!r}", field="name")
-            if row["revoked_at"] is None:
-                conn.execute(update(api_tokens).where(api_tokens.c.id == row["id"]).values(revoked_at=int(at)))
-            return dict(conn.execute(select(api_tokens).where(api_tokens.c.id == row["id"])).mappings().one())
-
-    def insert_audit(self, records: Sequence[dict], conn: Connection | None = None) -> None:
-        """Append ``audit_log`` rows (created_at, who, what, filters JSON, row_count)."""
-        if records:
-            with self._using(conn, write=True) as c:
-                c.execute(insert(audit_log), list(records))
-
-    def audit_frame(self, *, who: str | None = None, what: str | None = None, since: int | None = None,
-                    until: int | None = None, limit: int | None = None) -> pd.DataFrame:
-        """Audit rows, newest first; ``since``/``until`` are epoch seconds (inclusive/exclusive)."""
-        q = select(audit_log).order_by(audit_log.c.created_at.desc(), audit_log.c.id.desc())
-        if who is not None:
-            q = q.where(audit_log.c.who == who)
-        if what is not None:
-            q = q.where(audit_log.c.what == what)
-        if since is not None:
-            q = q.where(audit_log.c.created_at >= int(since))
-        if until is not None:
-            q = q.where(audit_log.c.created_at < int(until))
-        if limit is not None:
-            q = q.limit(int(limit))
-        with self.read() as conn:
-            return result_frame(conn.execute(q), [c.name for c in audit_log.columns])
-
-    def audit_last_seen(self) -> dict[str, int]:
-        """who → epoch seconds of that client's latest audit row."""
-        q = select(audit_log.c.who, func.max(audit_log.c.created_at)).group_by(audit_log.c.who)
-        with self.read() as conn:
-            return {w: int(t) for w, t in conn.execute(q).all()}

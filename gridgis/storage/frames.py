@@ -1,0 +1,16 @@
+"""Query results as DataFrames, built column-wise (pandas is slow on SQLAlchemy Row objects)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+
+def result_frame(result, columns: Sequence[str]) -> pd.DataFrame:
+    """A query result as a DataFrame, built column-wise (pandas is slow on SQLAlchemy Row objects)."""
+    rows = result.cursor.fetchall() if result.cursor is not None else []  # plain DB-API tuples
+    if not rows:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    cols = list(zip(*rows, strict=True))
+    return pd.DataFrame({name: list(vals) for name, vals in zip(columns, cols, strict=True)})
