@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import logging
 import sys
@@ -332,6 +333,9 @@ def _serve(settings: Settings, threads: int = 8) -> None:
     from webmap import create_app
 
     app = create_app(settings)
+    # Objects built at start-up live for the whole process: keep them out of the cyclic GC's full
+    # collections, whose ~90 ms pauses otherwise show up in request p95.
+    gc.freeze()
     click.echo(f"地图已启动 / serving the map on http://{settings.host}:{settings.port}/  (Ctrl+C to stop)")
     waitress.serve(app, host=settings.host, port=settings.port, threads=threads)
 

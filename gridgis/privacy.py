@@ -52,6 +52,7 @@ _DOOR = rf"(?<=[路街巷道弄里段])\s*{_NUM}(?:[-－之]{_NUM})?\s*号(?![�
 _BUILDING = r"^(.*?[0-9０-９一二三四五六七八九十零〇两A-Za-z]+\s*(?:栋|幢|号楼|座))"
 # Without a building: cut at the first unit, floor or room, or a 3-2-501 style triple.
 _UNIT_OR_ROOM = rf"(?:{_NUM}\s*(?:单元|楼层|层|楼|室|户|号房)|\d+[-－]\d+(?:[-－]\d+)?).*$"
+_TEXT_DIGITS = r"\d[\d\- ]{6,}\d"  # shortest of the three below: a 10-digit landline
 _TEXT_ID_CARD = (r"(?<![0-9])(\d{6})\d{8}(\d{3}[0-9Xx])(?![0-9])", r"\1********\2")
 _TEXT_MOBILE = (r"(?<![0-9])(?:\+?86[- ]?)?(1[3-9]\d)[- ]?\d{4}[- ]?(\d{4})(?![0-9])", r"\1****\2")
 _TEXT_LANDLINE = (r"(?<![0-9])(0\d{2,3})[- ]?\d{3,4}(\d{4})(?![0-9])", r"\1****\2")
@@ -75,21 +76,30 @@ def scrub_text(texts: pd.Series, names: pd.Series | None = None) -> pd.Series:
     """Free text with ID-card, mobile and landline numbers masked, and each row's own reporter name (two
     characters or more, e.g. 张三丰 → 张*丰) replaced by its masked form, element-wise in numpy."""
     s = texts.astype("string")
-    for pattern, repl in (_TEXT_ID_CARD, _TEXT_MOBILE, _TEXT_LANDLINE):
-        s = s.str.replace(pattern, repl, regex=True)
+    # Only texts with a long run of digits can hold such a number: the regexes run on those alone.
+    numbers = s.str.contains(_TEXT_DIGITS, regex=True).fillna(False).to_numpy(dtype=bool)
+    if numbers.any():
+        part = s[numbers]
+        for pattern, repl in (_TEXT_ID_CARD, _TEXT_MOBILE, _TEXT_LANDLINE):
+            part = part.str.replace(pattern, repl, regex=True)
+        s = s.copy()
+        s[numbers] = part
     if names is None or s.empty:
         return s
     names = names.astype("string").str.strip()
     usable = (names.notna() & (names.str.len() >= 2) & s.notna()).to_numpy(dtype=bool)
     if not usable.any():
         return s
-    # A character no text contains stands in for "nothing to replace" (np.strings.replace of "" inserts).
+    # A character no text contains stands in for "no name" (searching for "" would match everywhere).
     noop = "\x00"
     text_arr = s.fillna("").to_numpy(dtype=np.dtypes.StringDType())
     old = np.where(usable, names.fillna(noop).to_numpy(dtype=object), noop).astype(np.dtypes.StringDType())
-    new = np.where(usable, mask_names(names).fillna(noop).to_numpy(dtype=object), noop).astype(
-        np.dtypes.StringDType())
-    out = pd.Series(np.strings.replace(text_arr, old, new).astype(object), index=s.index, dtype="string")
+    found = np.flatnonzero(usable & (np.strings.find(text_arr, old) >= 0))
+    if not found.size:
+        return s
+    new = mask_names(names.iloc[found]).to_numpy(dtype=object).astype(np.dtypes.StringDType())
+    text_arr[found] = np.strings.replace(text_arr[found], old[found], new)
+    out = pd.Series(text_arr.astype(object), index=s.index, dtype="string")
     return out.mask(s.isna())
 
 

@@ -74,7 +74,9 @@ def _error(exc: GridGISError):
         message = ("数据库暂不可用，请稍后重试 / the database is unavailable, try again shortly"
                    if isinstance(exc, StorageError) else "服务器内部错误 / internal server error")
     body = {"code": OGC_CODES.get(status, "ServerError"), "description": message, "status": status}
-    if exc.field:
+    if status in (401, 403):
+        body["field"] = "Authorization"  # the header the client fixes (the token module names api_key)
+    elif exc.field:
         body["field"] = exc.field
     headers = {"WWW-Authenticate": 'Bearer realm="gridgis"'} if status == 401 else None
     return _send(body, JSON, headers, status)

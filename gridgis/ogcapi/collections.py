@@ -25,6 +25,7 @@ class Collection:
     scope: str = "aggregates"
     id_type: str = "string"
     formats: dict[str, str] = field(default_factory=dict)  # property → JSON schema format (date-time)
+    cursor: bool = False  # next links carry a keyset position (``after``) besides the offset
 
 
 def _s(*names: str) -> dict[str, str]:
@@ -35,7 +36,7 @@ def requests_collection(snapped: bool) -> Collection:
     where = ("位置为所在 H3 网格中心 / points are the centres of their H3 cells" if snapped
              else "位置为原始点位 / points are the reported locations")
     return Collection(
-        id="requests", geometry="Point", temporal=True, scope="requests_masked",
+        id="requests", geometry="Point", temporal=True, scope="requests_masked", cursor=True,
         title="居民诉求（脱敏）/ Residents' requests (privacy-protected)",
         description=(
             "按隐私规则公开的诉求：不含姓名和电话，地址截至小区/楼栋，文本中的号码已遮蔽，养老与社区服务类文本以类别名代替；"
@@ -86,9 +87,9 @@ def projects_collection(k: int) -> Collection:
         id="projects", geometry="MultiPolygon", temporal=True,
         title="重点项目候选 / Priority project candidates",
         description=(
-            f"连片显著热点网格组成的项目候选，按得分排序；少于 {k} 条诉求的候选不公开。 / Candidates made of contiguous "
-            f"significant hot cells per category, ranked by score; candidates with fewer than {k} requests are "
-            "left out."
+            f"连片显著热点网格组成的项目候选，按得分排序；少于 {k} 条诉求的候选不公开。 / Candidates made of "
+            f"contiguous significant hot cells per category, ranked by score; candidates with fewer than {k} "
+            "requests are left out."
         ),
         properties={"rank": "integer", "candidate_id": "string", "category": "string", "category_zh": "string",
                     "category_en": "string", "score": "number", "requests": "integer", "issues": "integer",

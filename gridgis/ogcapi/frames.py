@@ -20,6 +20,7 @@ from gridgis.config import Settings
 from gridgis.heatmap.filters import Filters
 from gridgis.ogcapi.crs import bbox_boxes
 from gridgis.ogcapi.query import ItemQuery
+from gridgis.ogcapi.requests_source import iso_times
 from gridgis.privacy import SENSITIVE_CATEGORIES, scrub_text
 from gridgis.storage.store import Store
 
@@ -75,9 +76,8 @@ def _period(time: tuple[int | None, int | None] | None, tz: str) -> Filters:
 
 
 def _iso(values, tz: str) -> np.ndarray:
-    t = pd.to_datetime(pd.Series(values, dtype="int64"), unit="s", utc=True).dt.tz_convert(tz)
-    text = t.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True)
-    return text.to_numpy(dtype=object)
+    """UTC epoch seconds → ISO 8601 local times with offset."""
+    return iso_times(pd.to_datetime(pd.Series(values, dtype="int64"), unit="s", utc=True), tz)
 
 
 def _nullable_int(values: np.ndarray, keep: np.ndarray) -> pd.Series:

@@ -22,6 +22,7 @@ def _q(name: str, description: str, schema: dict, **extra) -> dict:
             "style": "form", "explode": False, **extra}
 
 
+_CRS_SCHEMA = {"type": "string", "format": "uri", "enum": list(SUPPORTED), "default": CRS84}
 PARAMETERS = {
     "f": _q("f", "返回格式 / response format (default: by Accept header)",
             {"type": "string", "enum": list(ITEM_FORMATS)}),
@@ -32,10 +33,8 @@ PARAMETERS = {
     "bbox": _q("bbox", "下角,上角（bbox-crs 的轴顺序，默认 CRS84 经度,纬度）/ lower corner, upper corner in the axis "
                "order of bbox-crs (default CRS84: lng,lat)",
                {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}),
-    "bbox-crs": _q("bbox-crs", "bbox 的坐标系 / CRS of bbox", {"type": "string", "format": "uri", "enum": list(SUPPORTED),
-                                                          "default": CRS84}),
-    "crs": _q("crs", "输出坐标系 / CRS of the response", {"type": "string", "format": "uri", "enum": list(SUPPORTED),
-                                                    "default": CRS84}),
+    "bbox-crs": _q("bbox-crs", "bbox 的坐标系 / CRS of bbox", _CRS_SCHEMA),
+    "crs": _q("crs", "输出坐标系 / CRS of the response", _CRS_SCHEMA),
     "datetime": _q("datetime", "RFC 3339 时间或区间（a/b、../b、a/..）/ RFC 3339 instant or interval",
                    {"type": "string"}),
     "collectionId": {"name": "collectionId", "in": "path", "required": True, "schema": {"type": "string"}},
@@ -62,6 +61,9 @@ def _items(c: Collection) -> dict:
     params = [{"$ref": _P + p} for p in ("f", "limit", "offset", "bbox", "bbox-crs", "crs")]
     if c.temporal:
         params.append({"$ref": _P + "datetime"})
+    if c.cursor:
+        params.append(_q("after", "翻页位置，取自 next 链接 / where the page starts, as the next link gives it "
+                         "(<created_at epoch seconds>:<id>)", {"type": "string"}))
     params += [_q(name, f"属性 {name} 等于该值 / features whose {name} equals this value", {"type": kind})
                for name, kind in c.queryables.items()]
     responses = {**_ok("要素集合 / the features", GEOJSON, HTML), **_ERRORS, **_AUTH_ERRORS}
@@ -103,8 +105,9 @@ def document(service: OgcService, base: str) -> dict:
     return {
         "openapi": "3.0.3",
         "info": {"title": TITLE, "version": VERSION,
-                 "description": "OGC API – Features Part 1 (core, geojson, html, oas30) and Part 2 (crs). 要素数据需 "
-                                "API 令牌（Authorization: Bearer）/ features need an API token (Authorization: Bearer).",
+                 "description": "OGC API – Features Part 1 (core, geojson, html, oas30) and Part 2 (crs). 要素数据"
+                                "需 API 令牌（Authorization: Bearer）/ features need an API token (Authorization: "
+                                "Bearer).",
                  "x-conformance": list(CONFORMANCE)},
         "servers": [{"url": base}],
         "paths": paths,

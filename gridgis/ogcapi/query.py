@@ -38,6 +38,7 @@ class ItemQuery:
     time: tuple[int | None, int | None] | None = None
     filters: tuple[tuple[str, object], ...] = ()
     f: str | None = None
+    after: tuple[int, str] | None = None  # keyset position (created_at, id) from a next link
 
     def key(self) -> tuple:
         """What selects the features (not the page, CRS or format): a cache key for counts."""
@@ -166,16 +167,29 @@ def _typed(raw: str, name: str, kind: str):
     return raw
 
 
-def item_parameters(queryables: Mapping[str, str], temporal: bool) -> tuple[str, ...]:
+def item_parameters(queryables: Mapping[str, str], temporal: bool, cursor: bool = False) -> tuple[str, ...]:
     """Every parameter an items request of such a collection accepts (for checks and the OpenAPI)."""
     return ("f", "limit", "offset", "bbox", "bbox-crs", "crs", *(("datetime",) if temporal else ()),
-            *queryables)
+            *(("after",) if cursor else ()), *queryables)
+
+
+def parse_after(raw: str) -> tuple[int, str]:
+    """``after`` = ``<created_at epoch seconds>:<id>`` of the last feature of the previous page."""
+    epoch, sep, fid = raw.partition(":")
+    try:
+        if not sep or not fid:
+            raise ValueError(raw)
+        return int(epoch), fid
+    except ValueError as exc:
+        raise InvalidInputError(f"参数 after 无效（请原样使用 next 链接中的值）/ invalid after {raw!r}: use the "
+                                "value the next link carries", field="after") from exc
 
 
 def parse_items(args: Mapping[str, Sequence[str]], queryables: Mapping[str, str], temporal: bool,
-                tz: str) -> ItemQuery:
-    """Parameters of ``/collections/{id}/items``; ``queryables`` maps filterable property → JSON type."""
-    check_known(args, item_parameters(queryables, temporal))
+                tz: str, cursor: bool = False) -> ItemQuery:
+    """Parameters of ``/collections/{id}/items``; ``queryables`` maps filterable property → JSON type;
+    ``cursor``: the collection pages by keyset too (``after``)."""
+    check_known(args, item_parameters(queryables, temporal, cursor))
     f = check_format(args, ITEM_FORMATS)
     raw_limit, raw_offset = _one(args, "limit"), _one(args, "offset")
     limit = DEFAULT_LIMIT if raw_limit is None else min(_int(raw_limit, "limit", 1), MAX_LIMIT)
@@ -188,7 +202,9 @@ def parse_items(args: Mapping[str, Sequence[str]], queryables: Mapping[str, str]
     time = None if raw_time is None else parse_datetime(raw_time, tz)
     filters = tuple((name, _typed(v, name, kind)) for name, kind in queryables.items()
                     if (v := _one(args, name)) is not None)
-    return ItemQuery(limit=limit, offset=offset, bbox=bbox, crs=crs, time=time, filters=filters, f=f)
+    raw_after = _one(args, "after")
+    after = None if raw_after is None else parse_after(raw_after)
+    return ItemQuery(limit=limit, offset=offset, bbox=bbox, crs=crs, time=time, filters=filters, f=f, after=after)
 
 
 def parse_item(args: Mapping[str, Sequence[str]]) -> ItemQuery:

@@ -1,12 +1,15 @@
 """Pages of requests for the OGC API straight from SQL: one WHERE for COUNT and the page, privacy applied.
 
-- **Never every row.** ``numberMatched`` is a ``COUNT(*)`` and the page a ``LIMIT/OFFSET`` query with
-  the same conditions, ordered by (created_at, id) so pages never overlap or skip. A deep ``offset``
-  would make the database walk and read every skipped row; instead the page's first ``created_at``
-  is found on the created_at index alone and the page is read from there (``_page_start``).
-- **bbox.** Small areas use the H3 cell columns and their indexes (cells wholly inside the box by id,
-  compacted to coarser parents; cells on its edge tested exactly), large ones plain coordinate ranges
-  on the time-ordered scan. Both give the same rows (a test checks).
+- **Never every row.** ``numberMatched`` is a ``COUNT(*)`` and the page a ``LIMIT`` query with the
+  same conditions, ordered by (created_at, id) so pages never overlap or skip. ``next`` links carry
+  the keyset position of the page's last row (``after``), so walking them costs the same on every
+  page; an explicit deep ``offset`` finds the page's first ``created_at`` on the created_at index
+  alone instead of reading every skipped row (``_page_start``).
+- **bbox.** Counted through the H3 cell columns and their indexes (cells wholly inside the box by id,
+  compacted to coarser parents; cells on its edge tested exactly) — a box covering most of the data
+  through its complement, which has fewer cells. Pages of small boxes are read the same way, pages
+  of large ones by coordinate ranges on the time-ordered scan (most rows match). All give the same
+  rows and counts (tests compare them with the stored points).
 - **Snapped points** (``export_snap_points``): a request matches a bbox when its *published* point,
   the centre of its cell, does — filtering on the exact point would let a client locate it by
   shrinking boxes.
@@ -16,10 +19,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import and_, false, func, not_, or_, select
 
 from gridgis import grid
 from gridgis.heatmap.demand_query import cell_expr
@@ -33,11 +39,10 @@ from gridgis.storage.store import Store
 READ_COLUMNS = ["id", "created_at", "text", "address", "category", "request_type", "status", "lng", "lat",
                 "grid_code", "cell", "geocode_level", "duplicate_of", "source", "reporter_name"]
 # reporter_name is read only to mask it where the reporter wrote it into the text; it is dropped after.
-PROPERTIES = ["created_at", "category", "category_name", "request_type", "status", "text", "address",
-              "grid_code", "cell", "geocode_level", "duplicate_of", "source"]
 ORDER = [req_t.c.created_at, req_t.c.id]
-SMALL_AREA = 0.10  # share of the data's extent below which a bbox goes through the cell indexes
-EXTENT_PAD = 0.01  # degrees (~1 km, several res-10 cells) around the data: snapped centres stay inside
+SMALL_AREA = 0.10  # share of the data's extent below which a bbox page is read through the cell indexes
+BIG_AREA = 0.50  # above this share a bbox is counted through its complement (fewer cells to count)
+EXTENT_PAD = 0.02  # degrees (~2 km, more than a res-7 cell) around the data: snapped centres stay inside
 _DEEP_OFFSET = 2_000
 _WINDOW = 1_000
 
@@ -75,45 +80,79 @@ def _ids(cells: np.ndarray) -> list[int]:
     return cells.astype(np.int64).tolist()
 
 
-def bbox_condition(bbox: tuple[float, float, float, float], extent: tuple[float, float, float, float] | None,
-                   fine: int, snapped: bool):
-    """SQL condition for requests (their published point) inside a CRS84 bbox; None when every row is."""
+def _cells_condition(region: shapely.Geometry, area: shapely.Geometry, ranges, fine: int, snapped: bool,
+                     inside: bool = True):
+    """Rows whose published point lies in ``region`` through the cell columns: cells wholly inside by id
+    (compacted to parents), cells on its edge tested exactly. ``region`` is the bbox's ``area`` itself
+    (``inside``) or its complement, whose edge cells keep the rows *outside* the area."""
+    r = req_t.c
+    inner, crossed = zone_cells(region, fine)
+    conds = [cell_expr(req_t, res, fine).in_(_ids(c)) for res, c in inner.items()]
+    if crossed.size:
+        if snapped:
+            hit = _centres_inside(area, crossed)
+            keep = crossed[hit if inside else ~hit]
+            if keep.size:
+                conds.append(r.cell.in_(_ids(keep)))
+        else:
+            conds.append(and_(r.cell.in_(_ids(crossed)), ranges if inside else not_(ranges)))
+    return or_(*conds) if conds else false()
+
+
+@dataclass(frozen=True)
+class Where:
+    """The conditions of one items query. ``page`` selects the rows (read in created_at order);
+    numberMatched is COUNT(``count``), or with ``subtract`` COUNT(``base``) − COUNT(``count``): a large
+    bbox is counted through its smaller complement. None means no condition."""
+
+    base: Any = None
+    page: Any = None
+    count: Any = None
+    subtract: bool = False
+    by_cells: bool = False  # the page condition goes through the cell indexes (which also hold created_at)
+
+
+def _and(*conds):
+    conds = [c for c in conds if c is not None]
+    return and_(*conds) if conds else None
+
+
+def bbox_conditions(bbox: tuple[float, float, float, float], extent: tuple[float, float, float, float] | None,
+                    fine: int, snapped: bool) -> tuple[Any, Any, bool, bool]:
+    """(page condition, count condition, subtract, page by cells) for requests whose published point is in
+    a CRS84 bbox."""
     if extent is None:
-        return false()
+        return false(), false(), False, False
     x0, y0, x1, y1 = extent
     data = shapely.box(x0 - EXTENT_PAD, y0 - EXTENT_PAD, x1 + EXTENT_PAD, y1 + EXTENT_PAD)
-    boxes = [shapely.box(*b) for b in bbox_boxes(bbox)]
-    area = shapely.intersection(shapely.union_all(boxes), data)
+    area = shapely.intersection(shapely.union_all([shapely.box(*b) for b in bbox_boxes(bbox)]), data)
     if area.is_empty or area.area == 0:
-        return false()
+        return false(), false(), False, False
     if area.equals(data):
-        return None
+        return None, None, False, False
     r = req_t.c
     ranges = or_(*[and_(r.lng.between(b[0], b[2]), r.lat.between(b[1], b[3])) for b in bbox_boxes(bbox)])
-    if area.area / data.area < SMALL_AREA:
-        inner, crossed = zone_cells(area, fine)
-        conds = [cell_expr(req_t, res, fine).in_(_ids(c)) for res, c in inner.items()]
-        if crossed.size:
-            if snapped:
-                keep = crossed[_centres_inside(area, crossed)]
-                if keep.size:
-                    conds.append(r.cell.in_(_ids(keep)))
-            else:
-                conds.append(and_(r.cell.in_(_ids(crossed)), ranges))
-        return or_(*conds) if conds else false()
-    if not snapped:
-        return ranges
-    # Points in the box whose cell centre is outside go; points outside whose centre is inside come in.
-    edge = _boundary_cells(area, fine)
-    inside = _centres_inside(area, edge)
-    cond = ranges
-    if (~inside).any():
-        cond = and_(ranges, r.cell.not_in(_ids(edge[~inside])))
-    return or_(cond, r.cell.in_(_ids(edge[inside]))) if inside.any() else cond
+    share = area.area / data.area
+    by_cells = _cells_condition(area, area, ranges, fine, snapped) if share <= BIG_AREA else None
+    if share < SMALL_AREA:
+        page = by_cells
+    elif not snapped:
+        page = ranges
+    else:
+        # Points in the box whose cell centre is outside go; points outside whose centre is inside come in.
+        edge = _boundary_cells(area, fine)
+        inside = _centres_inside(area, edge)
+        page = ranges if inside.all() else and_(ranges, r.cell.not_in(_ids(edge[~inside])))
+        page = or_(page, r.cell.in_(_ids(edge[inside]))) if inside.any() else page
+    small = share < SMALL_AREA
+    if by_cells is not None:
+        return page, by_cells, False, small
+    outside = shapely.difference(data, area)
+    return page, _cells_condition(outside, area, ranges, fine, snapped, inside=False), True, small
 
 
-def where_clause(query: ItemQuery, extent, fine: int, snapped: bool):
-    """All conditions of an items query on ``requests`` (None: no condition)."""
+def where_clause(query: ItemQuery, extent, fine: int, snapped: bool) -> Where:
+    """All conditions of an items query on ``requests``."""
     r = req_t.c
     conds = []
     if query.time is not None:
@@ -123,11 +162,17 @@ def where_clause(query: ItemQuery, extent, fine: int, snapped: bool):
         if hi is not None:
             conds.append(r.created_at < hi)
     conds += [r[name] == value for name, value in query.filters]
-    if query.bbox is not None:
-        cond = bbox_condition(query.bbox, extent, fine, snapped)
-        if cond is not None:
-            conds.append(cond)
-    return and_(*conds) if conds else None
+    base = _and(*conds)
+    if query.bbox is None:
+        return Where(base, base, base)
+    page, counted, subtract, by_cells = bbox_conditions(query.bbox, extent, fine, snapped)
+    return Where(base, _and(base, page), _and(base, counted), subtract, by_cells)
+
+
+def matched(store: Store, where: Where) -> int:
+    """numberMatched of the query (exact)."""
+    n = count(store, where.count)
+    return count(store, where.base) - n if where.subtract else n
 
 
 def count(store: Store, where) -> int:
@@ -157,16 +202,43 @@ def _page_start(store: Store, where, offset: int):
     return req_t.c.created_at >= t0, offset - before
 
 
-def fetch(store: Store, where, limit: int, offset: int) -> pd.DataFrame:
-    """The page of stored rows (READ_COLUMNS), in (created_at, id) order."""
-    if offset > _DEEP_OFFSET:
-        start, offset = _page_start(store, where, offset)
-        where = start if where is None else and_(where, start)
-    return store.requests_frame(READ_COLUMNS, where=where, limit=limit, offset=offset, order_by=ORDER)
+def _page_end(store: Store, where, position: int):
+    """``created_at <= t`` with t the time of row ``position``: read on an index that holds created_at
+    (cell indexes do), it keeps the page query from reading every matching row before sorting them."""
+    q = select(req_t.c.created_at).order_by(req_t.c.created_at).limit(1).offset(position)
+    with store.read() as conn:
+        t = conn.execute(q.where(where) if where is not None else q).scalar()
+    return None if t is None else req_t.c.created_at <= t
+
+
+def fetch(store: Store, where: Where, limit: int, offset: int, after: tuple[int, str] | None = None
+          ) -> pd.DataFrame:
+    """The page of stored rows (READ_COLUMNS), in (created_at, id) order: after the keyset position
+    ``after`` (created_at, id) when given, else from ``offset``."""
+    cond = where.page
+    if after is not None:
+        t, fid = after
+        r = req_t.c
+        start = and_(r.created_at >= t, or_(r.created_at > t, r.id > fid))  # one index range, then the tie
+        cond, offset = _and(cond, start), 0
+    elif offset > _DEEP_OFFSET:
+        start, offset = _page_start(store, cond, offset)
+        cond = _and(cond, start)
+    if where.by_cells and limit:
+        cond = _and(cond, _page_end(store, cond, offset + limit - 1))
+    return store.requests_frame(READ_COLUMNS, where=cond, limit=limit, offset=offset, order_by=ORDER)
 
 
 def fetch_one(store: Store, request_id: str) -> pd.DataFrame:
     return store.requests_frame(READ_COLUMNS, where=req_t.c.id == request_id)
+
+
+def cursor_after(rows: pd.DataFrame) -> str | None:
+    """The keyset position after the last row (``after`` of the next page), None for no rows."""
+    if rows.empty:
+        return None
+    last = rows.iloc[-1]
+    return f"{int(last['created_at'].timestamp())}:{last['id']}"
 
 
 def publish(rows: pd.DataFrame, *, names: dict[str, str], snapped: bool, tz: str
@@ -175,7 +247,7 @@ def publish(rows: pd.DataFrame, *, names: dict[str, str], snapped: bool, tz: str
     pub = public_requests(rows, category_names=names, snap_points=snapped)
     cells = pub["cell"].to_numpy().astype(np.int64).astype(np.uint64)
     props = pd.DataFrame({
-        "created_at": _iso(pub["created_at"], tz),
+        "created_at": iso_times(pub["created_at"], tz),
         "category": pub["category"].astype(object),
         "category_name": pub["category"].map(names).fillna(pub["category"]).astype(object),
         "request_type": pub["request_type"].astype(object),
@@ -192,9 +264,14 @@ def publish(rows: pd.DataFrame, *, names: dict[str, str], snapped: bool, tz: str
     return pub["id"].to_numpy(dtype=object), props, points
 
 
-def _iso(times: pd.Series, tz: str) -> np.ndarray:
-    """tz-aware times → "2026-03-05T19:42:00+08:00"."""
+def iso_times(times: pd.Series, tz: str) -> np.ndarray:
+    """tz-aware times → "2026-03-05T19:42:00+08:00" in ``tz``, formatted by numpy (pandas' strftime is
+    a Python loop)."""
     if times.empty:
         return np.empty(0, dtype=object)
-    text = times.dt.tz_convert(tz).dt.strftime("%Y-%m-%dT%H:%M:%S%z")
-    return text.str.replace(r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True).to_numpy(dtype=object)
+    utc = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[s]")
+    wall = times.dt.tz_convert(tz).dt.tz_localize(None).to_numpy().astype("datetime64[s]")
+    offsets, which = np.unique((wall - utc).astype(np.int64), return_inverse=True)
+    suffix = np.array([f"{'+' if o >= 0 else '-'}{abs(o) // 3600:02d}:{abs(o) % 3600 // 60:02d}" for o in offsets],
+                      dtype=object)[which]
+    return np.datetime_as_string(wall, unit="s").astype(object) + suffix

@@ -35,6 +35,7 @@ class Page:
     props: pd.DataFrame
     geoms: np.ndarray
     matched: int
+    cursor: str | None = None  # keyset position after the last feature (requests), for the next link
 
 
 def _has_projects() -> bool:
@@ -53,10 +54,14 @@ class OgcService:
         self.settings = settings
         self._memo: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
+        self._fine: int | None = None
 
     # -- remembered per data version ------------------------------------------------------------------
-    def _remember(self, key: tuple, build: Callable):
-        full = (self.store.data_version()[0], *key)
+    def version(self) -> str:
+        return self.store.data_version()[0]
+
+    def _remember(self, key: tuple, build: Callable, version: str | None = None):
+        full = (version or self.version(), *key)
         with self._lock:
             if full in self._memo:
                 self._memo.move_to_end(full)
@@ -70,18 +75,21 @@ class OgcService:
 
     @property
     def fine_res(self) -> int:
-        return self._remember(("fine",), lambda: int(self.store.get_meta("h3_resolution", "10")))
+        """The stored fine H3 resolution (set when the database is created; read once)."""
+        if self._fine is None:
+            self._fine = int(self.store.get_meta("h3_resolution", "10"))
+        return self._fine
 
-    def extent(self) -> tuple[tuple[float, float, float, float] | None, tuple[int, int] | None]:
+    def extent(self, version: str | None = None):
         """(lng/lat bbox, (first, last) epoch seconds) of the stored requests."""
-        return self._remember(("extent",), lambda: rq.data_extent(self.store))
+        return self._remember(("extent",), lambda: rq.data_extent(self.store), version)
 
-    def category_names(self) -> dict[str, str]:
+    def category_names(self, version: str | None = None) -> dict[str, str]:
         def build() -> dict[str, str]:
             c = self.store.categories_frame()
             return dict(zip(c["code"].astype(str), c["name_zh"].astype(str), strict=True))
 
-        return self._remember(("categories",), build)
+        return self._remember(("categories",), build, version)
 
     # -- collections ----------------------------------------------------------------------------------
     def collections(self) -> list[cols.Collection]:
@@ -120,16 +128,18 @@ class OgcService:
         return Page(part.ids, part.props, part.geoms, int(idx.size))
 
     def _requests_page(self, query: ItemQuery) -> Page:
-        snapped = self.settings.export_snap_points
-        where = rq.where_clause(query, self.extent()[0], self.fine_res, snapped)
-        matched = self._remember(("count", query.key()), lambda: rq.count(self.store, where))
-        if query.offset >= matched:
+        snapped, v = self.settings.export_snap_points, self.version()
+        # The conditions too are kept: a bbox's cells take a while to list, and each page of it needs them.
+        where = self._remember(("where", query.key()),
+                               lambda: rq.where_clause(query, self.extent(v)[0], self.fine_res, snapped), v)
+        matched = self._remember(("count", query.key()), lambda: rq.matched(self.store, where), v)
+        if query.after is None and query.offset >= matched:
             rows = rq.fetch(self.store, where, 0, 0)
         else:
-            rows = rq.fetch(self.store, where, query.limit, query.offset)
-        ids, props, geoms = rq.publish(rows, names=self.category_names(), snapped=snapped,
+            rows = rq.fetch(self.store, where, query.limit, query.offset, query.after)
+        ids, props, geoms = rq.publish(rows, names=self.category_names(v), snapped=snapped,
                                        tz=self.settings.timezone)
-        return Page(ids, props, geoms, matched)
+        return Page(ids, props, geoms, matched, rq.cursor_after(rows))
 
     def feature(self, cid: str, fid: str) -> Page:
         """One feature by id; NotFoundError when the collection has none with that id."""
