@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import geopandas as gpd
 import pytest
 from click.testing import CliRunner
@@ -14,12 +16,29 @@ from tests.conftest import SAMPLE
 
 
 @pytest.fixture
-def run(tmp_path, monkeypatch, demo_settings, demo_reports):
+def db_copy(tmp_path_factory, demo_settings, demo_reports):
+    """A copy of the session's demo database: exports write audit rows, the shared one stays untouched."""
+    dst = tmp_path_factory.mktemp("db") / "demo-copy.sqlite3"
+    shutil.copy(demo_settings.database_url.removeprefix("sqlite:///"), dst)
+    return f"sqlite:///{dst}"
+
+
+@pytest.fixture
+def audited(db_copy):
+    from gridgis.storage.store import Store
+
+    s = Store.from_url(db_copy)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch, db_copy):
     monkeypatch.chdir(tmp_path)
     for k in list(__import__("os").environ):
         if k.startswith("GRIDGIS_"):
             monkeypatch.delenv(k)
-    base = ["--config", str(SAMPLE / "gridgis.toml"), "--database-url", demo_settings.database_url]
+    base = ["--config", str(SAMPLE / "gridgis.toml"), "--database-url", db_copy]
     return lambda *args: CliRunner().invoke(main, [*base, *args])
 
 
@@ -29,14 +48,15 @@ def test_export_is_registered_with_the_shared_filters():
             "res", "bbox", "crs", "bom", "snap"} <= params
 
 
-def test_cells_gpkg_in_cgcs2000_equals_the_library_and_is_audited(run, tmp_path, demo_settings, seeded_store):
+def test_cells_gpkg_in_cgcs2000_equals_the_library_and_is_audited(run, tmp_path, demo_settings, seeded_store,
+                                                                   audited):
     r = run("export", "cells", "-o", "c.gpkg", "--res", "9", "--category", "PARK", "--crs", "EPSG:4490")
     assert r.exit_code == 0, r.output
     back = gpd.read_file(tmp_path / "c.gpkg")
     frame, _ = export_frame(seeded_store, demo_settings, "cells", Filters(categories=("PARK",)), res=9)
     assert back.crs.to_epsg() == 4490 and back["cell_id"].tolist() == frame["cell_id"].tolist()
     assert back["requests"].tolist() == frame["requests"].tolist()
-    last = audit.records(seeded_store, what="export.cells", limit=1).iloc[0]
+    last = audit.records(audited, what="export.cells", limit=1).iloc[0]
     assert last["who"].startswith("cli:") and last["filters"]["categories"] == ["PARK"]
     assert last["rows"] == len(frame)
 
