@@ -81,11 +81,12 @@ def _pyproj_crs(spec: str):
     return CRS.from_user_input(spec)
 
 
-@lru_cache(maxsize=32)
-def _transformer(spec: str):
+@lru_cache(maxsize=64)
+def _transformer(spec: str, to_wgs84: bool = True):
     from pyproj import Transformer
 
-    return Transformer.from_crs(_pyproj_crs(spec), "EPSG:4326", always_xy=True)
+    src, dst = (_pyproj_crs(spec), "EPSG:4326") if to_wgs84 else ("EPSG:4326", _pyproj_crs(spec))
+    return Transformer.from_crs(src, dst, always_xy=True)
 
 
 def out_of_china(lng: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -169,42 +170,38 @@ def bd09_to_wgs84(lng, lat) -> tuple[np.ndarray, np.ndarray]:
     return gcj02_to_wgs84(*bd09_to_gcj02(lng, lat))
 
 
-def to_wgs84(x, y, crs: str | SourceCRS | None) -> tuple[np.ndarray, np.ndarray]:
-    """Convert arrays of source coordinates (x = easting/lng, y = northing/lat) to WGS84 (lng, lat)."""
-    src = crs if isinstance(crs, SourceCRS) else parse_crs(crs)
+# (source kind → WGS84, WGS84 → source kind) for the systems PROJ does not know
+_SHIFTS = {
+    "gcj02": (gcj02_to_wgs84, wgs84_to_gcj02),
+    "bd09": (bd09_to_wgs84, wgs84_to_bd09),
+}
+
+
+def _convert(x, y, crs: str | SourceCRS | None, to_wgs84: bool) -> tuple[np.ndarray, np.ndarray]:
+    spec = crs if isinstance(crs, SourceCRS) else parse_crs(crs)
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    if src.kind == "wgs84":
+    if spec.kind == "wgs84":
         return x.copy(), y.copy()
-    if src.kind == "gcj02":
-        return gcj02_to_wgs84(x, y)
-    if src.kind == "bd09":
-        return bd09_to_wgs84(x, y)
-    lng, lat = _transformer(src.proj).transform(x, y)
-    lng = np.asarray(lng, dtype=np.float64)
-    lat = np.asarray(lat, dtype=np.float64)
-    bad = ~(np.isfinite(lng) & np.isfinite(lat))
-    lng[bad] = np.nan
-    lat[bad] = np.nan
-    return lng, lat
+    if spec.kind in _SHIFTS:
+        return _SHIFTS[spec.kind][0 if to_wgs84 else 1](x, y)
+    u, v = _transformer(spec.proj, to_wgs84).transform(x, y)
+    u = np.asarray(u, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    bad = ~(np.isfinite(u) & np.isfinite(v))
+    u[bad] = np.nan
+    v[bad] = np.nan
+    return u, v
+
+
+def to_wgs84(x, y, crs: str | SourceCRS | None) -> tuple[np.ndarray, np.ndarray]:
+    """Convert arrays of source coordinates (x = easting/lng, y = northing/lat) to WGS84 (lng, lat)."""
+    return _convert(x, y, crs, to_wgs84=True)
 
 
 def from_wgs84(lng, lat, crs: str | SourceCRS | None) -> tuple[np.ndarray, np.ndarray]:
-    """WGS84 → target CRS (used by display shifts and test data generators)."""
-    dst = crs if isinstance(crs, SourceCRS) else parse_crs(crs)
-    lng = np.asarray(lng, dtype=np.float64)
-    lat = np.asarray(lat, dtype=np.float64)
-    if dst.kind == "wgs84":
-        return lng.copy(), lat.copy()
-    if dst.kind == "gcj02":
-        return wgs84_to_gcj02(lng, lat)
-    if dst.kind == "bd09":
-        return wgs84_to_bd09(lng, lat)
-    from pyproj import Transformer
-
-    t = Transformer.from_crs("EPSG:4326", _pyproj_crs(dst.proj), always_xy=True)
-    x, y = t.transform(lng, lat)
-    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    """WGS84 → target CRS (used by display shifts, exports and test data generators)."""
+    return _convert(lng, lat, crs, to_wgs84=False)
 
 
 def is_geographic(crs: str | SourceCRS | None) -> bool:
