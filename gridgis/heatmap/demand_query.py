@@ -16,8 +16,9 @@ from sqlalchemy import case, func, literal_column, or_, select, union_all
 
 from gridgis.heatmap import periods
 from gridgis.heatmap.filters import Filters
+from gridgis.storage.demand_counts import COARSE_MAX_RES  # finest resolution a coarse geocode is counted at
 from gridgis.storage.schema import cell_households, demand_counts, requests
-from gridgis.storage.store import COARSE_MAX_RES  # finest resolution a coarse geocode is counted at
+
 _SMALL_IN = 500  # fetch households for these cells only when the result is small
 _FETCH_BLOCK = 1_024
 

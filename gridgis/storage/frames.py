@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 
@@ -14,3 +15,19 @@ def result_frame(result, columns: Sequence[str]) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
     cols = list(zip(*rows, strict=True))
     return pd.DataFrame({name: list(vals) for name, vals in zip(columns, cols, strict=True)})
+
+
+def _column_lists(frame: pd.DataFrame, columns: Sequence[str]) -> list[list]:
+    """Columns as Python lists with None for every missing value (what DB-API drivers expect)."""
+    out = []
+    for name in columns:
+        col = frame[name]
+        if col.dtype.kind in "iu":
+            out.append(col.tolist())
+            continue
+        arr = np.array(col.to_numpy(dtype=object), dtype=object, copy=True)
+        missing = pd.isna(arr)
+        if missing.any():
+            arr[missing] = None
+        out.append(arr.tolist())
+    return out

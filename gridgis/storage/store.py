@@ -17,8 +17,9 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from gridgis.errors import NotFoundError, StorageError
 from gridgis.models import RowProblem
 from gridgis.storage import migrate
+from gridgis.storage.demand_counts import BULK_KEY, add_demand_counts
 from gridgis.storage.engine import make_engine, safe_url
-from gridgis.storage.frames import result_frame
+from gridgis.storage.frames import _column_lists, result_frame
 from gridgis.storage.schema import (
     categories,
     cell_households,
@@ -34,10 +35,6 @@ from gridgis.storage.zone_store import ZoneStoreMixin
 
 REQUEST_COLUMNS: tuple[str, ...] = tuple(c.name for c in requests.columns)
 # demand_counts upkeep (see migration 0002): the meta keys and the coarse-geocode resolution limits
-BULK_KEY = "demand_counts_bulk_batch"
-OFFSET_KEY = "demand_counts_utc_offset"
-DEFAULT_OFFSET = 28_800
-COARSE_MAX_RES = {"community": 8, "street": 7}  # finest resolution a coarse geocode is counted at
 _UPDATABLE = tuple(c for c in REQUEST_COLUMNS if c not in ("id", "ingested_at"))
 _ID_CHUNK = 5_000
 
@@ -53,22 +50,6 @@ def to_epoch_seconds(values: pd.Series) -> np.ndarray:
 
 def from_epoch_seconds(values, tz: str = "UTC") -> pd.Series:
     return pd.to_datetime(pd.Series(values, dtype="int64"), unit="s", utc=True).dt.tz_convert(tz)
-
-
-def _column_lists(frame: pd.DataFrame, columns: Sequence[str]) -> list[list]:
-    """Columns as Python lists with None for every missing value (what DB-API drivers expect)."""
-    out = []
-    for name in columns:
-        col = frame[name]
-        if col.dtype.kind in "iu":
-            out.append(col.tolist())
-            continue
-        arr = np.array(col.to_numpy(dtype=object), dtype=object, copy=True)
-        missing = pd.isna(arr)
-        if missing.any():
-            arr[missing] = None
-        out.append(arr.tolist())
-    return out
 
 
 class Store(ZoneStoreMixin, TokenStoreMixin):
@@ -273,48 +254,10 @@ class Store(ZoneStoreMixin, TokenStoreMixin):
                     # New rows: their counts are added set-wise, not by the per-row insert trigger.
                     self.set_meta(BULK_KEY, batch_id, conn=c)
                     self._insert_requests(c, todo, upsert=False)
-                    self._add_demand_counts(c, todo)
+                    add_demand_counts(c, todo)
                     c.execute(delete(meta).where(meta.c.key == BULK_KEY))
         n_new, n_changed = int(new_mask.sum()), int(changed_mask.sum())
         return n_new, n_changed, int(len(rows) - n_new - n_changed)
-
-    def _add_demand_counts(self, conn: Connection, rows: pd.DataFrame) -> None:
-        """Add new requests to ``demand_counts`` (local day, month and year rows), as the insert trigger
-        of migration 0002 would, with one grouped upsert."""
-        rows = rows[rows["cell_9"].notna()]
-        if rows.empty:
-            return
-        offset = conn.execute(select(meta.c.value).where(meta.c.key == OFFSET_KEY)).scalar()
-        loc = rows["created_at"].to_numpy(dtype=np.int64) + int(offset if offset is not None else DEFAULT_OFFSET)
-        wall = pd.DatetimeIndex(pd.to_datetime(loc, unit="s"))
-        base = pd.DataFrame(
-            {
-                "cell_9": rows["cell_9"].to_numpy(dtype=np.int64),
-                "category": rows["category"].to_numpy(dtype=object),
-                "max_res": rows["geocode_level"].map(COARSE_MAX_RES).fillna(15).to_numpy(dtype=np.int64),
-                "cell_8": rows["cell_8"].to_numpy(dtype=np.int64),
-                "cell_7": rows["cell_7"].to_numpy(dtype=np.int64),
-                "first": rows["duplicate_of"].isna().to_numpy(dtype=np.int64),
-            }
-        )
-        periods = {"D": loc // 86400, "M": (wall.year * 12 + wall.month - 1).to_numpy(), "Y": wall.year.to_numpy()}
-        parts = [base.assign(level=lv, period=p.astype(np.int64)) for lv, p in periods.items()]
-        counts = (
-            pd.concat(parts, ignore_index=True)
-            .groupby(["level", "period", "cell_9", "category", "max_res"], sort=False)
-            .agg(
-                cell_8=("cell_8", "min"), cell_7=("cell_7", "min"), requests=("first", "size"), firsts=("first", "sum")
-            )
-            .reset_index()
-        )
-        cols = ["level", "period", "cell_9", "category", "max_res", "cell_8", "cell_7", "requests", "firsts"]
-        ph = ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * len(cols))
-        sql = (
-            f"INSERT INTO demand_counts ({', '.join(cols)}) VALUES ({ph}) "
-            "ON CONFLICT (level, period, cell_9, category, max_res) DO UPDATE SET "
-            "requests = demand_counts.requests + excluded.requests, firsts = demand_counts.firsts + excluded.firsts"
-        )
-        conn.exec_driver_sql(sql, list(zip(*_column_lists(counts, cols), strict=True)))
 
     def insert_rejects(self, batch_id: str, problems: Iterable[RowProblem], conn: Connection | None = None) -> None:
         records = [
