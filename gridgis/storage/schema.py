@@ -74,6 +74,7 @@ requests = Table(
     Column("content_hash", String(32), nullable=False),
     Column("ingested_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    Column("status_changed_at", BigInteger),  # last workflow status change (None: unchanged since import)
 )
 Index("ix_requests_created", requests.c.created_at)
 Index("ix_requests_cell9_created", requests.c.cell_9, requests.c.created_at)
@@ -232,3 +233,52 @@ audit_log = Table(
 )
 Index("ix_audit_created", audit_log.c.created_at)
 Index("ix_audit_who_created", audit_log.c.who, audit_log.c.created_at)
+
+# User accounts (see gridgis.accounts): role admin | secretary | grid_worker | viewer; ``grids`` the
+# space-separated grid codes a grid worker serves; the password as a KDF hash string (never the password).
+# ``session_epoch`` is bumped by disable / reset-password so sessions issued before stop working.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False),
+    Column("display_name", Text),
+    Column("role", String(16), nullable=False),
+    Column("grids", Text),
+    Column("password_hash", Text, nullable=False),
+    Column("session_epoch", Integer, nullable=False, server_default="1"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("disabled_at", BigInteger),
+    Column("last_login_at", BigInteger),
+    Column("created_by", Text),
+)
+Index("ux_users_username", users.c.username, unique=True)
+
+# Login attempts (ok 1/0) by user name and client address, for throttling; shared by every server process.
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False),
+    Column("remote_addr", String(64), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("ok", SmallInteger, nullable=False),
+)
+Index("ix_login_attempts_user_at", login_attempts.c.username, login_attempts.c.at)
+Index("ix_login_attempts_addr_at", login_attempts.c.remote_addr, login_attempts.c.at)
+
+# The workflow history of each request: every status change with who, when and the note (see gridgis.workflow).
+request_events = Table(
+    "request_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(160), ForeignKey("requests.id"), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("from_status", String(16), nullable=False),
+    Column("to_status", String(16), nullable=False),
+    Column("note", Text),
+)
+Index("ix_request_events_request_at", request_events.c.request_id, request_events.c.at)
+Index("ix_request_events_at", request_events.c.at)

@@ -33,7 +33,9 @@ from gridgis.storage.schema import (
 from gridgis.storage.token_store import TokenStoreMixin
 from gridgis.storage.zone_store import ZoneStoreMixin
 
-REQUEST_COLUMNS: tuple[str, ...] = tuple(c.name for c in requests.columns)
+# Columns an import writes; the workflow's own columns (status_changed_at) are left to gridgis.workflow.
+_WORKFLOW_COLUMNS = ("status_changed_at",)
+REQUEST_COLUMNS: tuple[str, ...] = tuple(c.name for c in requests.columns if c.name not in _WORKFLOW_COLUMNS)
 # demand_counts upkeep (see migration 0002): the meta keys and the coarse-geocode resolution limits
 _UPDATABLE = tuple(c for c in REQUEST_COLUMNS if c not in ("id", "ingested_at"))
 _ID_CHUNK = 5_000
