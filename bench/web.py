@@ -50,7 +50,10 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 def settings_for(db: Path):
-    return load_settings(env={}, database_url=f"sqlite:///{db}", service_area_bbox=AREA, base_map="blank")
+    # public_aggregates: the map and /api/cells open to anonymous callers (an intranet wall screen), so the
+    # figures need no login; cells below export_min_count_k are then left out (remembered like the rest).
+    return load_settings(env={}, database_url=f"sqlite:///{db}", service_area_bbox=AREA, base_map="blank",
+                         public_aggregates=True)
 
 
 def grid_frame(n: int = 10) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import click
 
 from gridgis.config import Settings, load_settings
 from gridgis.errors import GridGISError
+from gridgis.privacy import install_log_redaction
 
 log = logging.getLogger("gridgis")
 
@@ -58,6 +59,7 @@ def main(ctx: click.Context, config: str | None, database_url: str | None, verbo
     """
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()  # phone and ID-card numbers never reach the log (gridgis.privacy)
     ctx.obj = Ctx(config, {"database_url": database_url})
 
 
@@ -304,15 +306,17 @@ def classify_eval(c: Ctx, file, text_col, label_col, folds) -> None:
 @click.option("--serve/--no-serve", default=True, help="Serve the map after building (default: serve).")
 @click.option("--host", help="Address to listen on (default from settings: 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default from settings: 8000).")
+@click.option("--reset-passwords", is_flag=True, help="Give the demo users new passwords (and print them).")
 @pass_ctx
-def demo(c: Ctx, data_dir, serve, host, port) -> None:
-    """Build the demo database from the sample community, then serve the map."""
-    from gridgis.demo import build_demo
+def demo(c: Ctx, data_dir, serve, host, port, reset_passwords) -> None:
+    """Build the demo database from the sample community and its users (one per role), then serve the map."""
+    from gridgis.demo import build_demo, ensure_demo_users
 
     folder = Path(data_dir) if data_dir else (Path(c.config).parent if c.config else Path("sample_data"))
     reports = build_demo(c.settings, folder)
     for r in reports:
         _print_report(r)
+    _print_demo_users(ensure_demo_users(c.settings, reset=reset_passwords))
     if serve:
         _serve(c.settings.with_overrides(host=host, port=port))
 
@@ -325,6 +329,14 @@ def demo(c: Ctx, data_dir, serve, host, port) -> None:
 def serve(c: Ctx, host, port, threads) -> None:
     """Serve the web map and JSON API with the production WSGI server (waitress)."""
     _serve(c.settings.with_overrides(host=host, port=port), threads=threads)
+
+
+def _print_demo_users(users: list[dict]) -> None:
+    click.echo("\n演示账号 / demo users (log in at /login):")
+    for u in users:
+        grids = f" [{u['grids']}]" if u["grids"] else ""
+        password = u["password"] or "（未变 / unchanged: gridgis demo --reset-passwords）"
+        click.echo(f"  {u['role']:<12} {u['username']:<11} {password}{grids}")
 
 
 def _serve(settings: Settings, threads: int = 8) -> None:
@@ -346,10 +358,15 @@ def _register_command_modules() -> None:
 
     cli_heatmap.register(main)  # heatmap, hotspots, trends, projects, raster
     __import__("gridgis.cli_export").cli_export.register(main)  # export KIND -o FILE
+    __import__("gridgis.cli_archive").cli_archive.register(main)  # archive export PATH
 
 
 _register_command_modules()
 __import__("gridgis.cli_tokens").cli_tokens.register(main)  # tokens create/list/revoke, audit
+__import__("gridgis.cli_users").cli_users.register(main)  # users add/list/disable/enable/reset-password
+__import__("gridgis.cli_db").cli_db.register(main)  # db copy SRC_URL DST_URL
+__import__("gridgis.cli_backup").cli_backup.register(main)  # db backup FILE, db restore FILE
+__import__("gridgis.cli_requests").cli_requests.register(main)  # requests status/history/overdue
 
 if __name__ == "__main__":  # pragma: no cover
     main()

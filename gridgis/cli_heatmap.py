@@ -16,6 +16,7 @@ import pandas as pd
 from gridgis.errors import ConfigError, InvalidInputError
 
 RES_CHOICES = click.IntRange(0, 15)  # checked against 7–10 by the library, which names the allowed values
+ENGINES = ("store", "dask")
 BIN_LABELS = {3: ("热点 99%", "hot 99%"), 2: ("热点 95%", "hot 95%"), 1: ("热点 90%", "hot 90%"),
               0: ("不显著", "not significant"), -1: ("冷点 90%", "cold 90%"), -2: ("冷点 95%", "cold 95%"),
               -3: ("冷点 99%", "cold 99%")}
@@ -72,12 +73,27 @@ def _filters(since, until, categories, request_types, statuses, grids, zone_file
                    collapse_duplicates=bool(collapse_duplicates))
 
 
-def _context(obj, kw: dict, output: str | None = None, chart: str | None = None, crs: str | None = None):
-    """(settings, store, filters, res) from the click object and the shared options (popped from kw);
-    the output and chart paths are checked first, so a typo does not cost a whole analysis."""
+def engine_options(f: Callable) -> Callable:
+    """--engine, --archive and --scheduler: where heatmap, hotspots and projects count."""
+    options = [
+        click.option("--engine", type=click.Choice(ENGINES), default="store", show_default=True,
+                     help="store: count in the database; dask: count from a Parquet archive (--archive) with dask."),
+        click.option("--archive", type=click.Path(file_okay=False),
+                     help="Archive folder written by `gridgis archive export` (required with --engine dask)."),
+        click.option("--scheduler", metavar="tcp://HOST:PORT",
+                     help="Dask scheduler to run on (with --engine dask; default: threads in this process). Its "
+                          "workers need gridgis installed and the archive at the same path."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _checked(kw: dict, output: str | None, chart: str | None, crs: str | None):
+    """The filters (popped from kw), after checking the output and chart paths first, so a typo does not
+    cost a whole analysis."""
     from gridgis.export import check_path
     from gridgis.heatmap.charts import check_path as check_chart
-    from gridgis.storage import open_store
 
     if output:
         check_path(output)
@@ -89,11 +105,42 @@ def _context(obj, kw: dict, output: str | None = None, chart: str | None = None,
         check_chart(chart)
     keys = ("since", "until", "categories", "request_types", "statuses", "grids", "zone_file",
             "collapse_duplicates")
-    f = _filters(*(kw.pop(k) for k in keys))
+    return _filters(*(kw.pop(k) for k in keys))
+
+
+def _context(obj, kw: dict, output: str | None = None, chart: str | None = None, crs: str | None = None):
+    """(settings, store, filters, res) from the click object and the shared options (popped from kw)."""
+    from gridgis.storage import open_store
+
+    f = _checked(kw, output, chart, crs)
     settings = obj.settings
     store = open_store(settings)
     click.get_current_context().call_on_close(store.close)
     return settings, store, f, kw.pop("res")
+
+
+def _source(obj, kw: dict, output: str | None = None, chart: str | None = None, crs: str | None = None):
+    """(settings, source, filters, res): the store engine, or the dask engine over --archive (the database is
+    then not opened: the archive carries what the analysis needs)."""
+    from gridgis.heatmap.sources import StoreSource
+
+    engine, archive, scheduler = kw.pop("engine"), kw.pop("archive"), kw.pop("scheduler")
+    if engine == "store":
+        if archive or scheduler:
+            raise InvalidInputError("--archive 与 --scheduler 只用于 --engine dask / --archive and --scheduler go with "
+                                    "--engine dask", field="engine")
+        settings, store, f, res = _context(obj, kw, output, chart, crs)
+        return settings, StoreSource(store), f, res
+    if not archive:
+        raise InvalidInputError("--engine dask 需要 --archive PATH（gridgis archive export 写出的文件夹）/ "
+                                "--engine dask needs --archive PATH, a folder written by `gridgis archive export`",
+                                field="archive")
+    from gridgis.heatmap.dask_engine import ArchiveSource
+
+    f = _checked(kw, output, chart, crs)
+    source = ArchiveSource(archive, scheduler)
+    click.get_current_context().call_on_close(source.close)
+    return obj.settings, source, f, kw.pop("res")
 
 
 def _write(frame: pd.DataFrame, output: str | None, crs: str | None, **tif) -> None:
@@ -132,22 +179,21 @@ def _taxonomy(settings):
 @click.option("--by-category", is_flag=True, help="One row per cell and category (default: per cell).")
 @click.option("--bucket", type=click.Choice(["day", "week", "month"]), help="Also split by local day/week/month.")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(0), help="Cells in the printed table.")
+@engine_options
 @output_options()
 @click.pass_obj
 def heatmap(obj, by_category, bucket, top, output, crs, chart, **kw) -> None:
     """Requests per H3 cell (× category × period) with rates and change: the demand heatmap."""
-    from gridgis.heatmap.aggregate import aggregate
-
-    settings, store, f, res = _context(obj, kw, output, chart, crs)
+    settings, source, f, res = _source(obj, kw, output, chart, crs)
     tax = _taxonomy(settings)
     tz = settings.timezone
-    df = aggregate(store, res, f, by_category=by_category, bucket=bucket, tz=tz, taxonomy=tax)
+    df = source.aggregate(res, f, by_category=by_category, bucket=bucket, tz=tz, taxonomy=tax)
     n_cells = df["cell"].nunique()
     click.echo(f"{int(df['requests'].sum()):,} 条诉求，{n_cells} 个网格单元（H3 {res} 级）/ "
                f"{int(df['requests'].sum()):,} requests in {n_cells} cells (res {res})")
     if df.attrs.get("unplaced_requests"):
         click.echo(f"定位过粗未计入 / placed too coarsely, not counted: {df.attrs['unplaced_requests']}")
-    cats = aggregate(store, res, f, by_category=True, bucket="month" if chart else None, tz=tz, taxonomy=tax)
+    cats = source.aggregate(res, f, by_category=True, bucket="month" if chart else None, tz=tz, taxonomy=tax)
     per_cat = cats.groupby("category", as_index=False)[["requests", "issues"]].sum()
     names = {c.code: c.name_zh for c in tax.categories}
     per_cat.insert(1, "name", per_cat["category"].map(names))
@@ -173,17 +219,17 @@ def heatmap(obj, by_category, bucket, top, output, crs, chart, **kw) -> None:
 @click.option("--metric", type=click.Choice(["requests", "issues"]), default="requests", show_default=True)
 @click.option("--fdr/--no-fdr", default=True, show_default=True, help="False discovery rate correction of bins.")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(0), help="Hot cells in the table.")
+@engine_options
 @output_options()
 @click.pass_obj
 def hotspots(obj, k, metric, fdr, top, output, crs, chart, **kw) -> None:
     """Getis-Ord Gi* hot and cold spots on the study area's cells (with FDR)."""
-    from gridgis.heatmap.aggregate import cell_totals
     from gridgis.heatmap.hotspots import fill_values, gi_star
     from gridgis.heatmap.study import study_cells
 
-    settings, store, f, res = _context(obj, kw, output, chart, crs)
-    totals = cell_totals(store, res, f, tz=settings.timezone, taxonomy=_taxonomy(settings))
-    study = study_cells(store, settings, f, res, k=k, data_cells=totals["cell"].to_numpy(np.uint64))
+    settings, source, f, res = _source(obj, kw, output, chart, crs)
+    totals = source.cell_totals(res, f, tz=settings.timezone, taxonomy=_taxonomy(settings))
+    study = study_cells(source, settings, f, res, k=k, data_cells=totals["cell"].to_numpy(np.uint64))
     values = fill_values(study, totals["cell"].to_numpy(np.uint64), totals[metric].to_numpy(float))
     r = gi_star(study, values, k, fdr=fdr)
     df = r.to_frame().rename(columns={"value": metric})
@@ -262,6 +308,7 @@ def trends(obj, bucket, k, time_window, alpha, output, crs, **kw) -> None:
 @click.option("--trend-bucket", type=click.Choice(["week", "month"]), default="week", show_default=True)
 @click.option("--brief", is_flag=True, help="Only the headline and the table, no block per candidate.")
 @click.option("--candidate", "chart_candidate", help="Candidate id for --chart (default: rank 1).")
+@engine_options
 @output_options()
 @click.pass_obj
 def projects(obj, k, gap, min_cells, min_bin, trend_bucket, brief, chart_candidate, output, crs, chart,
@@ -269,8 +316,8 @@ def projects(obj, k, gap, min_cells, min_bin, trend_bucket, brief, chart_candida
     """Priority project candidates: contiguous hot cells per category, scored and ranked."""
     from gridgis.heatmap.projects import find_candidates
 
-    settings, store, f, res = _context(obj, kw, output, chart, crs)
-    c = find_candidates(store, settings, f, res=res, k=k, gap=gap, min_cells=min_cells, min_bin=min_bin,
+    settings, source, f, res = _source(obj, kw, output, chart, crs)
+    c = find_candidates(source, settings, f, res=res, k=k, gap=gap, min_cells=min_cells, min_bin=min_bin,
                         trend_bucket=trend_bucket)
     click.echo(c.summary_text(detail=not brief))
     _write(c.table, output, crs)

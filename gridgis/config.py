@@ -87,7 +87,25 @@ class Settings:
     host: str = field(default="127.0.0.1", metadata=_h("address `gridgis serve` listens on"))
     port: int = field(default=8000, metadata=_h("port `gridgis serve` listens on"))
     secret_key: str | None = field(
-        default=None, metadata=_h("Flask session secret; generated per process when unset")
+        default=None,
+        metadata=_h("Flask session secret; when unset a random one is generated once and kept in the database "
+                    "(shared by every server process)"),
+    )
+    session_hours: float = field(
+        default=12.0, metadata=_h("hours a login session lasts; after that the user logs in again")
+    )
+    session_cookie_secure: str = field(
+        default="auto",
+        metadata=_h("Secure flag of the session cookie: auto (on HTTPS requests), always, never"),
+    )
+    trust_proxy: bool = field(
+        default=False,
+        metadata=_h("behind a reverse proxy: trust its X-Forwarded-For/-Proto/-Host/-Prefix headers (one hop)"),
+    )
+    public_aggregates: bool = field(
+        default=False,
+        metadata=_h("anonymous visitors may see the map and aggregates (no request rows), e.g. for an intranet "
+                    "wall screen"),
     )
     project_weight_volume: float = field(
         default=0.35,
@@ -114,6 +132,23 @@ class Settings:
         default=5,
         metadata=_h("aggregate exports and OGC collections leave out cells with fewer requests than this "
                     "(k-anonymity; 1 keeps every cell)"),
+    )
+    deadline_hours_new: float = field(
+        default=24.0, metadata=_h("hours a new request (受理) may wait to be assigned (派单) before it is overdue; "
+                                  "0: no deadline")
+    )
+    deadline_hours_assigned: float = field(
+        default=24.0, metadata=_h("hours an assigned request may wait to be taken up (处置中); 0: no deadline")
+    )
+    deadline_hours_in_progress: float = field(
+        default=120.0, metadata=_h("hours a request in progress may take to be resolved (已办结); 0: no deadline")
+    )
+    deadline_hours_resolved: float = field(
+        default=72.0, metadata=_h("hours a resolved request may wait for the follow-up call (已回访); 0: no deadline")
+    )
+    deadline_file: str | None = field(
+        default=None,
+        metadata=_h("TOML of per-category deadlines in hours overriding deadline_hours_*, e.g. [SAFE] new = 2"),
     )
 
     def with_overrides(self, **overrides: Any) -> Settings:
@@ -192,6 +227,15 @@ def _validate(s: Settings) -> None:
         raise ConfigError("batch_size 须为正数 / must be positive", field="batch_size")
     if s.export_min_count_k < 1:
         raise ConfigError("export_min_count_k 须为正整数 / must be a positive integer", field="export_min_count_k")
+    if not s.session_hours > 0:
+        raise ConfigError("session_hours 须为正数 / must be positive", field="session_hours")
+    if s.session_cookie_secure not in ("auto", "always", "never"):
+        raise ConfigError(f"session_cookie_secure 须为 auto、always 或 never / must be auto, always or never, got "
+                          f"{s.session_cookie_secure!r}", field="session_cookie_secure")
+    for name in ("deadline_hours_new", "deadline_hours_assigned", "deadline_hours_in_progress",
+                 "deadline_hours_resolved"):
+        if not getattr(s, name) >= 0:
+            raise ConfigError(f"{name} 须 ≥ 0（0 表示不设时限）/ must be ≥ 0 (0: no deadline)", field=name)
 
 
 def _build(values: dict, origin: str) -> Settings:
@@ -230,7 +274,7 @@ def load_settings(
             raise ConfigError(f"配置文件无法解析 / cannot parse config file {p}: {exc}", field="config") from exc
         data = data.get("gridgis", data)
         for key in ("taxonomy_file", "gazetteer_file", "service_area_file", "classifier_model_file",
-                    "grids_file"):
+                    "grids_file", "deadline_file"):
             if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
                 data[key] = str((p.parent / data[key]).resolve())
         db = data.get("database_url")

@@ -65,3 +65,45 @@ def build_demo(settings: Settings, folder: str | Path) -> list[IngestReport]:
         reports.append(ingest_file(folder / item["file"], settings, store, opts, ctx=ctx))
     store.close()
     return reports
+
+
+# One account per role, so `make demo` shows what each role sees: user name → (role, display name).
+DEMO_USERS: dict[str, tuple[str, str]] = {
+    "admin": ("admin", "系统管理员"),
+    "secretary": ("secretary", "社区书记"),
+    "gridworker": ("grid_worker", "网格员"),
+    "viewer": ("viewer", "查看者"),
+}
+
+
+def ensure_demo_users(settings: Settings, *, reset: bool = False) -> list[dict]:
+    """Create the :data:`DEMO_USERS` that do not exist yet (the grid worker serves the first stored grid).
+
+    Existing demo users keep their passwords unless ``reset``. Returns one dict per user — username,
+    role, grids, display_name and ``password`` (the new one, or None when it was kept) — for the CLI to
+    print: passwords exist only as hashes in the database.
+    """
+    from gridgis import accounts
+    from gridgis.storage import open_store
+
+    store = open_store(settings)
+    try:
+        codes = sorted(store.grids_frame()["grid_code"].astype(str))
+        out = []
+        for name, (role, display) in DEMO_USERS.items():
+            if role == "grid_worker" and not codes:
+                continue  # a grid worker needs a grid: none is stored
+            grids = codes[:1] if role == "grid_worker" else None
+            row = store.user_by_name(name)
+            password = None
+            if row is None:
+                row, password = accounts.create_user(store, name, role, grids=grids, display_name=display,
+                                                     created_by="demo")
+            elif reset:
+                accounts.enable_user(store, name)
+                row, password = accounts.reset_password(store, name)
+            out.append({"username": name, "role": row["role"], "grids": row["grids"],
+                        "display_name": row["display_name"], "password": password})
+        return out
+    finally:
+        store.close()

@@ -65,6 +65,18 @@ class PermissionDeniedError(GridGISError, PermissionError):
     code = "permission_denied"
 
 
+class NotAuthenticatedError(PermissionDeniedError):
+    """No valid session or token came with the request, or the session expired (HTTP adapters: 401)."""
+
+    code = "not_authenticated"
+
+
+class ConflictError(GridGISError, RuntimeError):
+    """The object changed since the caller read it, or the action does not fit its current state."""
+
+    code = "conflict"
+
+
 class StorageError(GridGISError, RuntimeError):
     """The database failed or is in the wrong state; always raised ``from`` the cause."""
 

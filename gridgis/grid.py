@@ -6,6 +6,7 @@ exports, UI). ``0`` marks "no cell" (missing or invalid coordinates) in arrays.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import h3
@@ -21,6 +22,7 @@ from gridgis.errors import InvalidInputError
 NO_CELL = np.uint64(0)
 _RES_SHIFT = np.uint64(52)
 _RES_MASK = np.uint64(0xF) << _RES_SHIFT
+_HEX_CELL = re.compile(r"[0-9a-f]{1,16}")
 
 
 def _np_u64(arr) -> np.ndarray:
@@ -90,7 +92,8 @@ def str_to_cells(values: Iterable[str], name: str = "cell") -> np.ndarray:
     out = np.empty(len(vals), dtype=np.uint64)
     for i, v in enumerate(vals):
         text = str(v).strip().lower()
-        if not h3.is_valid_cell(text):
+        # an H3 id is at most 16 hex digits: longer text would overflow inside h3 (OverflowError, not ValueError)
+        if not _HEX_CELL.fullmatch(text) or not h3.is_valid_cell(text):
             raise InvalidInputError(f"无效的 H3 编号 / invalid H3 cell id: {v!r}", field=name)
         out[i] = h3.str_to_int(text)
     return out

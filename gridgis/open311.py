@@ -26,6 +26,7 @@ from sqlalchemy import and_
 
 from gridgis.config import Settings
 from gridgis.errors import InvalidInputError, NotFoundError
+from gridgis.export.prepare import iso_times
 from gridgis.grids import GridIndex
 from gridgis.ingest.pipeline import IngestContext, IngestOptions, ingest_frame
 from gridgis.privacy import public_requests
@@ -359,8 +360,7 @@ def status_notes(status: pd.Series, duplicate_of: pd.Series) -> tuple[np.ndarray
 
 
 def _iso(times: pd.Series, tz: str) -> pd.Series:
-    text = times.dt.tz_convert(tz).dt.strftime("%Y-%m-%dT%H:%M:%S%z")
-    return text.str.replace(r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True)
+    return pd.Series(iso_times(times, tz), index=times.index, dtype=object)
 
 
 def _expected(created: pd.Series, request_types: pd.Series, tax: Taxonomy, tz: str) -> pd.Series:

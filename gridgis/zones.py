@@ -188,7 +188,7 @@ def validate_attributes(data: Mapping[str, Any], categories: Collection[str], *,
         try:
             ok = not isinstance(pr, bool) and float(pr) == int(float(pr))
             pr_int = int(float(pr))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # ±Infinity, or an int too large for a float
             ok = False
         if not ok or pr_int not in PRIORITIES:
             raise InvalidInputError(

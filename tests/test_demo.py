@@ -61,3 +61,26 @@ def test_sample_settings_resolve_paths_against_the_file():
     s = load_settings(SAMPLE / "gridgis.toml", env={})
     assert s.gazetteer_file.endswith("sample_data/gazetteer.csv")
     assert s.database_url.endswith("var/demo.sqlite3")
+
+
+def test_demo_users_one_per_role_created_once(demo_settings, demo_reports, tmp_path):
+    from gridgis.accounts import authenticate
+    from gridgis.demo import ensure_demo_users
+    from gridgis.storage import open_store
+
+    db = tmp_path / "users.sqlite3"
+    shutil.copy(demo_settings.database_url.removeprefix("sqlite:///"), db)
+    settings = demo_settings.with_overrides(database_url=f"sqlite:///{db}")
+    first = ensure_demo_users(settings)
+    assert {u["role"] for u in first} == {"admin", "secretary", "grid_worker", "viewer"}
+    assert all(u["password"] for u in first)
+    worker = next(u for u in first if u["role"] == "grid_worker")
+    store = open_store(settings)
+    assert worker["grids"] in set(store.grids_frame()["grid_code"])
+    assert authenticate(store, worker["username"], worker["password"])["role"] == "grid_worker"
+    again = ensure_demo_users(settings)  # existing demo users keep their passwords
+    assert [u["username"] for u in again] == [u["username"] for u in first]
+    assert all(u["password"] is None for u in again)
+    reset = ensure_demo_users(settings, reset=True)
+    assert all(u["password"] and u["password"] != f["password"] for u, f in zip(reset, first, strict=True))
+    store.close()

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 
 from webmap import context
 
@@ -27,7 +27,11 @@ def _version() -> tuple[str, int]:
 
 
 def etag_for(token: str) -> str:
-    h = hashlib.sha1(f"{_PROCESS}|{token}|{request.full_path}".encode(), usedforsecurity=False)
+    # The caller is part of the answer (grid scoping, masking, k-suppression): a browser shared by two
+    # users must never get a 304 for what the other one was shown.
+    p = g.get("gridgis_principal")
+    who = "" if p is None else f"{p.kind}|{p.name}|{p.role}|{sorted(p.grids or ())}|{sorted(p.permissions)}"
+    h = hashlib.sha1(f"{_PROCESS}|{token}|{request.full_path}|{who}".encode(), usedforsecurity=False)
     return h.hexdigest()[:24]
 
 
@@ -42,7 +46,7 @@ def conditional(view: Callable) -> Callable:
         probe.set_etag(etag, weak=True)
         if last:
             probe.last_modified = last
-        probe.headers["Cache-Control"] = "no-cache"
+        probe.headers["Cache-Control"] = "private, no-cache"
         # werkzeug applies RFC 9110: If-None-Match wins over If-Modified-Since when both are sent.
         probe.make_conditional(request)
         if probe.status_code == 304:
@@ -52,7 +56,7 @@ def conditional(view: Callable) -> Callable:
             resp.set_etag(etag, weak=True)
             if last:
                 resp.last_modified = last
-            resp.headers["Cache-Control"] = "no-cache"
+            resp.headers["Cache-Control"] = "private, no-cache"
         return resp
 
     return wrapper

@@ -21,7 +21,8 @@ from gridgis.heatmap import aggregate as agg
 from gridgis.heatmap.emerging import emerging_hot_spots
 from gridgis.heatmap.hotspots import gi_star, study_area_cells
 from gridgis.zones import households_in
-from webmap import context, filters, params
+from webmap import context, filters, params, scoping
+from webmap.access import current_principal, rule
 from webmap.caching import conditional, memo, memo_many
 
 bp = Blueprint("cells", __name__, url_prefix="/api")
@@ -146,6 +147,7 @@ def _tile_box(i: int, j: int) -> tuple[float, float, float, float]:
 
 
 @bp.get("/cells")
+@rule("aggregates:read")
 @conditional
 def cells():
     res = _res()
@@ -164,7 +166,22 @@ def cells():
         return {"ok": True, "res": res, "count": len(rows), "total": int(n.sum()), "cells": rows,
                 "breaks": class_breaks(n), "rate_breaks": class_breaks(rate), "unplaced": unplaced}
 
-    return jsonify(memo("cells", _key(f, res), build))
+    body = memo("cells", _key(f, res), build)
+    if current_principal().suppress_small_counts:  # remembered too: a wall screen pans as often as anyone
+        body = memo("cells-k", _key(f, res), lambda: _scoped_cells(body))
+    return jsonify(body)
+
+
+def _scoped_cells(body: dict) -> dict:
+    """The cells of a view under the k rule for low-privilege callers (webmap.scoping)."""
+    cells_ = scoping.suppress_cells(body["cells"])
+    if cells_ is body["cells"]:
+        return body
+    n = np.array([c["n"] for c in cells_], dtype=float)
+    rate = np.array([c["rate"] for c in cells_ if "rate" in c], dtype=float)
+    return {**body, "cells": cells_, "count": len(cells_), "suppressed": len(body["cells"]) - len(cells_),
+            "total": None if scoping.suppress_summary({"n": body["total"]})["n"] is None else body["total"],
+            "breaks": class_breaks(n), "rate_breaks": class_breaks(rate)}
 
 
 def _months(frame: pd.DataFrame, f: filters.QueryFilters) -> list[dict]:
@@ -189,6 +206,7 @@ def _by_category(frame: pd.DataFrame) -> list[dict]:
 
 
 @bp.get("/cells/<h3>")
+@rule("aggregates:read")
 @conditional
 def cell_detail(h3: str):
     cell = filters.hex_to_cell(h3, "h3")
@@ -212,7 +230,7 @@ def cell_detail(h3: str):
                 "households": households, "rate": None if not households else round(n / households * 100, 3),
                 "by_category": _by_category(frame), "monthly": _months(frame, f)}
 
-    return jsonify(memo("cell", _key(f, cell), build))
+    return jsonify(scoping.suppress_summary(memo("cell", _key(f, cell), build)))
 
 
 # --------------------------------------------------------------------------------------------- hot spots
@@ -290,6 +308,7 @@ def context_lang_is_zh() -> bool:
 
 
 @bp.get("/hotspots")
+@rule("aggregates:read")
 @conditional
 def hotspots():
     res = _res()
@@ -321,6 +340,7 @@ def hotspots():
         rows = [{"h3": h, "n": int(n), "trend": t, "label": lab}
                 for h, n, t, lab in zip(ids, out["n"][idx].tolist(), out["trend"][idx].tolist(),
                                         out["label"][idx].tolist(), strict=True)]
+    rows = scoping.suppress_cells(rows, withhold=True)  # low-privilege callers: small counts emptied
     body = {"ok": True, "res": res, "method": method, "k": k, "significant": out["significant"],
             "reason": out["reason"], "study_cells": int(out["cells"].size), "cells": rows}
     if method == "trend":
@@ -354,14 +374,16 @@ def summary_for(f: filters.QueryFilters, area: shapely.Geometry | None = None) -
 
 
 @bp.get("/stats")
+@rule("aggregates:read")
 @conditional
 def stats():
     f = filters.parse_filters()
     area = shapely.box(*f.bbox) if f.bbox is not None else None
-    return jsonify({"ok": True, **memo("stats", _key(f), lambda: summary_for(f, area))})
+    return jsonify({"ok": True, **scoping.suppress_summary(memo("stats", _key(f), lambda: summary_for(f, area)))})
 
 
 @bp.get("/zones/<int:zone_id>/stats")
+@rule("zones:read")
 @conditional
 def zone_stats(zone_id: int):
     st = context.store()
@@ -375,4 +397,4 @@ def zone_stats(zone_id: int):
         out["per_100"] = None if not households else round(out["n"] / households * 100, 3)
         return out
 
-    return jsonify({"ok": True, "zone_id": zone_id, **memo("zone_stats", _key(f), build)})
+    return jsonify({"ok": True, "zone_id": zone_id, **scoping.suppress_summary(memo("zone_stats", _key(f), build))})

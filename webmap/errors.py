@@ -9,9 +9,11 @@ from werkzeug.exceptions import HTTPException
 
 from gridgis.errors import (
     ConfigError,
+    ConflictError,
     GridGISError,
     InvalidInputError,
     MissingDependencyError,
+    NotAuthenticatedError,
     NotFoundError,
     PermissionDeniedError,
     StorageError,
@@ -21,7 +23,9 @@ log = logging.getLogger(__name__)
 
 STATUS = (
     (NotFoundError, 404),
+    (NotAuthenticatedError, 401),
     (PermissionDeniedError, 403),
+    (ConflictError, 409),
     (InvalidInputError, 400),
     (ConfigError, 500),
     (MissingDependencyError, 501),
@@ -37,7 +41,10 @@ def error_body(status: int, code: str, message: str, field: str | None = None) -
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api") or request.accept_mimetypes.best == "application/json"
+    # /ogc and /open311 URLs no route matched (a blueprint answers its own errors in its own shape) are
+    # API clients' too: JSON, never the HTML 404 page.
+    return (request.path.startswith(("/api", "/ogc", "/open311"))
+            or request.accept_mimetypes.best == "application/json")
 
 
 def init_app(app: Flask) -> None:
@@ -49,7 +56,10 @@ def init_app(app: Flask) -> None:
         message = exc.public_message if status < 500 else "服务器内部错误 / internal server error"
         if isinstance(exc, StorageError):
             message = "数据库暂不可用，请稍后重试 / the database is unavailable, try again shortly"
-        return jsonify(error_body(status, exc.code, message, exc.field)), status
+        resp = jsonify(error_body(status, exc.code, message, exc.field))
+        if status == 401:
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="gridgis"'
+        return resp, status
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

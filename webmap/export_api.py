@@ -1,9 +1,9 @@
 """/api/export/<kind>.<format>: an export of any KIND as a file download, over gridgis.export.kinds.
 
 The same filters as /api/cells (``res``, ``bbox``, ``since``, ``until``, ``category``, ``type``, ``status``,
-``grid``, ``zone``) plus ``crs`` (.gpkg/.tif) and ``bom`` (.csv, default 1). Anonymous use is allowed,
-as for the map's own layers; a client that presents a token must hold ``aggregates`` (or
-``requests_masked`` for requests). Every export is audited by the token's name or ``anonymous``.
+``grid``, ``zone``) plus ``crs`` (.gpkg/.tif) and ``bom`` (.csv, default 1). The caller (a logged-in user
+or an API token, see webmap.access) needs ``export:aggregates``, and ``export:requests`` for requests.
+Every export is audited by the user's or token's name.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from flask import Blueprint, Response, request
 from gridgis.errors import InvalidInputError, NotFoundError
 from gridgis.export.kinds import KINDS, check_format, export
 from webmap import context, filters, params
+from webmap.access import require, rule
 from webmap.cells_api import _agg_filters
-from webmap.tokens import client_name, optional_token
+from webmap.tokens import client_name
 
 bp = Blueprint("export", __name__, url_prefix="/api")
 
@@ -36,6 +37,7 @@ def _bom() -> bool:
 
 
 @bp.get("/export/<name>")
+@rule("export:aggregates")
 def export_file(name: str):
     kind, dot, fmt = name.rpartition(".")
     if not dot or kind not in KINDS:
@@ -47,7 +49,7 @@ def export_file(name: str):
     if unknown:
         raise InvalidInputError(f"未知参数 {unknown[0]!r}，可用：{', '.join(sorted(PARAMS))} / unknown parameter "
                                 f"{unknown[0]!r}; allowed: {', '.join(sorted(PARAMS))}", field=unknown[0])
-    optional_token("requests_masked" if kind == "requests" else "aggregates")
+    require("export:requests" if kind == "requests" else "export:aggregates")
     res = params.get_int("res", 9, 7, 10)
     f = filters.parse_filters()
     crs = request.args.get("crs") or None

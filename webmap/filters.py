@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import and_
 
 from gridgis import grid
 from gridgis.errors import InvalidInputError, NotFoundError
+from gridgis.storage.postgis import bbox_condition, intersects_condition, is_postgresql
 from gridgis.storage.schema import requests as req_t
 from gridgis.workflow import STATUSES
 from webmap import context, params
@@ -97,7 +97,7 @@ def parse_filters(*, allow_bbox: bool = True, allow_cell: bool = False) -> Query
     grids = params.get_list("grid")
     if grids:
         grids = _check_known("grid", grids, set(st.grids_frame()["grid_code"]), "网格")
-    zone = params.get_int("zone", 0, 1, 2**62) or None
+    zone = params.get_int("zone", 0, 1, 2**31 - 1) or None  # an INTEGER id (32 bits on PostgreSQL)
     if zone is not None:
         try:
             st.get_zone(zone)
@@ -138,13 +138,17 @@ def sql_conditions(f: QueryFilters) -> list:
     if f.until is not None:
         conds.append(req_t.c.created_at < int(f.until.timestamp()))
     bbox = f.bbox
+    engine = context.store().engine
     if f.zone is not None:
-        zb = zone_geometry(f.zone).bounds
+        zone = zone_geometry(f.zone)
+        zb = zone.bounds
         bbox = zb if bbox is None else (max(bbox[0], zb[0]), max(bbox[1], zb[1]), min(bbox[2], zb[2]),
                                         min(bbox[3], zb[3]))
+        if is_postgresql(engine):  # the exact polygon in SQL (GiST index); in_zone() is then a no-op check
+            conds.append(intersects_condition(req_t, zone))
     if bbox is not None:
-        conds.append(and_(req_t.c.lng.between(bbox[0], bbox[2]), req_t.c.lat.between(bbox[1], bbox[3])))
-        cover = covering_cells(bbox)
+        conds.append(bbox_condition(req_t, bbox, engine))  # geom && envelope on PostGIS, lng/lat range on SQLite
+        cover = None if is_postgresql(engine) else covering_cells(bbox)
         if cover is not None:  # lets the database use its (cell_9, created_at) index instead of a full scan
             conds.append(req_t.c.cell_9.in_(cover.astype(np.int64).tolist()))
     if f.cell is not None:

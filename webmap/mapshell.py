@@ -110,11 +110,13 @@ def build_map(
     api_url: str = "/api",
     overview_url: str = "/overview",
     asset_version: str = "",
+    user: dict | None = None,
 ) -> folium.Map:
     """The map page as a folium Map. ``bounds`` (min_lng, min_lat, max_lng, max_lat) is the initial view.
 
     ``request_types`` are ``{"label", "name_en"}`` and ``statuses`` ``{"code", "zh", "en"}``: small
-    configuration vocabularies for the filter menus, not data.
+    configuration vocabularies for the filter menus, not data. ``user`` (name, role, permissions,
+    logout URL) lets gridgis.js show who is logged in and hide what they may not use.
     """
     lang = i18n.pick_lang(lang)
     t = i18n.strings(lang)
@@ -164,6 +166,7 @@ def build_map(
         "statuses": [{"value": s["code"], "label": s["zh"] if lang == "zh" else s["en"]} for s in statuses],
         "strings": t,
         "draw": i18n.draw_strings(lang),
+        "user": user,
     }
     GridGISApp(config, t, static_url, asset_version).add_to(m)
     OfflineDraw(

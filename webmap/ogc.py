@@ -2,9 +2,10 @@
 
 Discovery (landing page, conformance, API definition, collections) is open; features need an API
 token (``Authorization: Bearer ggt_…``, as on /api) whose scope covers the collection
-(``requests_masked`` for requests, ``aggregates`` for the rest), and every features response is
-written to the audit log. Errors are the OGC exception document ``{"code", "description"}`` (plus
-our ``status``/``field``) with 400, 401, 403 or 404.
+(``requests_masked`` for requests, ``aggregates`` for the rest) or a logged-in user with the matching
+export permission (webmap.access), and every features response is written to the audit log. Errors
+are the OGC exception document ``{"code", "description"}`` (plus our ``status``/``field``) with 400,
+401, 403 or 404.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, request
 from markupsafe import escape
 
 from gridgis import audit, ogcapi, tokens
@@ -20,8 +21,8 @@ from gridgis.errors import GridGISError, InvalidInputError, StorageError
 from gridgis.ogcapi.documents import GEOJSON, HTML, JSON, OPENAPI
 from gridgis.ogcapi.service import OgcService
 from webmap import context
+from webmap.access import PUBLIC, require, rule
 from webmap.errors import STATUS
-from webmap.tokens import presented_token
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
@@ -59,9 +60,9 @@ def _respond(doc: dict, media_type: str, title: str, headers: dict | None = None
 
 
 def _client(scope: str) -> str:
-    """The name of the API token presented with the request (Bearer), checked for ``scope``."""
-    g.gridgis_token = tokens.authenticate(context.store(), presented_token(), scope)
-    return g.gridgis_token.name
+    """The caller's name (API token or user, see webmap.access), checked for the collection's ``scope``:
+    request rows need ``export:requests`` (not grid workers: their access stops at their own grids)."""
+    return require("export:requests" if scope == "requests_masked" else "export:aggregates").name
 
 
 @bp.errorhandler(GridGISError)
@@ -86,16 +87,19 @@ def _error(exc: GridGISError):
 
 @bp.get("")
 @bp.get("/")
+@rule(PUBLIC)
 def landing():
     return _respond(ogcapi.landing(_base(), _args()), JSON, "gridgis OGC API")
 
 
 @bp.get("/conformance")
+@rule(PUBLIC)
 def conformance():
     return _respond(ogcapi.conformance(_base(), _args()), JSON, "Conformance")
 
 
 @bp.get("/api")
+@rule(PUBLIC)
 def api():
     args = _args()
     if set(args) - {"f"} or request.args.get("f", "json") not in ("json", "html"):
@@ -105,11 +109,13 @@ def api():
 
 
 @bp.get("/collections")
+@rule(PUBLIC)
 def collections():
     return _respond(ogcapi.collections(_service(), _base(), _args()), JSON, "Collections")
 
 
 @bp.get("/collections/<cid>")
+@rule(PUBLIC)
 def collection(cid: str):
     doc = ogcapi.collection(_service(), cid, _base(), _args())
     return _respond(doc, JSON, doc["title"])
@@ -118,6 +124,7 @@ def collection(cid: str):
 # -- features -------------------------------------------------------------------------------------------
 
 @bp.get("/collections/<cid>/items")
+@rule("export:aggregates")
 def items(cid: str):
     svc = _service()
     who = _client(svc.collection(cid).scope)
@@ -127,6 +134,7 @@ def items(cid: str):
 
 
 @bp.get("/collections/<cid>/items/<path:fid>")
+@rule("export:aggregates")
 def item(cid: str, fid: str):
     svc = _service()
     who = _client(svc.collection(cid).scope)
@@ -157,7 +165,7 @@ def _body(doc: dict) -> str:
     if doc.get("type") == "FeatureCollection":
         rows = [{"id": f["id"], "geometry": (f["geometry"] or {}).get("type"), **f["properties"]}
                 for f in doc["features"]]
-        return (f"<p>numberMatched {doc['numberMatched']} · numberReturned {doc['numberReturned']}</p>"
+        return (f"<p>numberMatched {doc.get('numberMatched', '—')} · numberReturned {doc['numberReturned']}</p>"
                 + _table(rows))
     if doc.get("type") == "Feature":
         return _table([{"id": doc["id"], **doc["properties"]}]) + (

@@ -1,8 +1,10 @@
 """Open311 GeoReport v2 at /open311/v2: a thin Flask adapter over gridgis.open311 (.json and .xml).
 
 Errors use the spec's body (``[{"code", "description"}]`` or ``<errors><error>…``) with 400, 403 and
-404. Reading is open, as the spec has it (no reporter data ever leaves); a POST needs an ``api_key`` (or
-a Bearer token) with the ``open311_submit`` scope. Every pull and submission leaves an audit row.
+404. Discovery and services are open; reading requests needs a token with ``requests_masked`` (as
+``api_key`` or Bearer) or a secretary's session — even masked, they are residents' personal data — and
+a POST an ``api_key`` (or Bearer token) with the ``open311_submit`` scope (rules: webmap.access). Every
+pull and submission leaves an audit row.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from gridgis import audit, open311
 from gridgis.errors import GridGISError, StorageError
 from webmap import context
+from webmap.access import PUBLIC, rule
 from webmap.errors import STATUS
 from webmap.tokens import client_name, optional_token, require_scope
 
@@ -71,6 +74,7 @@ def _args() -> dict:
 
 
 @bp.get("/discovery.<fmt>")
+@rule(PUBLIC)
 def discovery(fmt: str):
     fmt = open311.check_format(fmt)
     base = request.url_root.rstrip("/") + (bp.url_prefix or "")
@@ -78,18 +82,21 @@ def discovery(fmt: str):
 
 
 @bp.get("/services.<fmt>")
+@rule(PUBLIC)
 def services(fmt: str):
     fmt = open311.check_format(fmt)
     return _send(open311.services(context.taxonomy()), fmt, "services", "service")
 
 
 @bp.get("/services/<path:name>")
+@rule(PUBLIC)
 def service_definition(name: str):
     code, fmt = _split(name)
     return _send(open311.service_definition(context.taxonomy(), code), fmt, "service_definition")
 
 
 @bp.get("/requests.<fmt>")
+@rule("export:requests")
 def list_requests(fmt: str):
     fmt = open311.check_format(fmt)
     optional_token(api_key=True)
@@ -100,6 +107,7 @@ def list_requests(fmt: str):
 
 
 @bp.post("/requests.<fmt>")
+@rule("open311:submit")
 @require_scope("open311_submit", api_key=True)
 def post_request(fmt: str):
     fmt = open311.check_format(fmt)
@@ -118,6 +126,7 @@ def post_request(fmt: str):
 
 
 @bp.get("/requests/<path:name>")
+@rule("export:requests")
 def get_request(name: str):
     request_id, fmt = _split(name)
     optional_token(api_key=True)
@@ -127,6 +136,7 @@ def get_request(name: str):
 
 
 @bp.get("/tokens/<path:name>")
+@rule("export:requests", "open311:submit")
 def token(name: str):
     token_id, fmt = _split(name)
     optional_token(api_key=True)
@@ -137,6 +147,7 @@ def token(name: str):
 
 @bp.route("/", defaults={"rest": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@rule(PUBLIC)
 def unknown(rest: str):
     if request.method not in ("GET", "POST"):  # the spec: 404 missing, 403 api_key, 400 anything else
         return _error(400, f"Open311 只用 GET 和 POST / Open311 uses GET and POST only, not {request.method}")

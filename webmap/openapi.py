@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from webmap.access import PUBLIC, rule
+
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
 
@@ -21,13 +23,15 @@ PARAMS = {
     "res": _q("res", "H3 resolution 7–10 (8 street office, 9 community, 10 ≈ 万米单元网格)",
               {"type": "integer", "minimum": 7, "maximum": 10}),
     "bbox": _q("bbox", "min_lng,min_lat,max_lng,max_lat in WGS84"),
-    "since": _q("since", "ISO 8601 date or time, inclusive; naive values are in the deployment's time zone"),
-    "until": _q("until", "ISO 8601 date or time, exclusive"),
+    "since": _q("since", "ISO 8601 date or time, inclusive; naive values are in the deployment's time zone; "
+                "between 2000-01-01 and a year from now"),
+    "until": _q("until", "ISO 8601 date or time, exclusive; between 2000-01-01 and a year from now"),
     "category": _q("category", "category codes, comma separated (see /api/categories)"),
     "type": _q("type", "request types (咨询, 投诉, 求助, 建议, 举报, 表扬), comma separated"),
     "status": _q("status", "statuses (new, assigned, in_progress, resolved, verified, invalid, duplicate)"),
     "grid": _q("grid", "official grid codes (14 or 15 digits), comma separated"),
-    "zone": _q("zone", "id of a saved priority zone: only requests inside it", {"type": "integer"}),
+    "zone": _q("zone", "id of a saved priority zone: only requests inside it",
+               {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}),
     "limit": _q("limit", "page size", {"type": "integer", "minimum": 1}),
     "offset": _q("offset", "rows to skip", {"type": "integer", "minimum": 0}),
     "cell": _q("cell", "H3 cell id (hex) at resolution 7–10: only requests in it"),
@@ -63,7 +67,21 @@ def _write(summary: str, status: str = "200", extra: list[dict] = (), with_body:
     return op
 
 
-ZONE_ID = _p("zone_id", "zone id", {"type": "integer"})
+ZONE_ID = _p("zone_id", "zone id (a larger one than 2147483647 is 404, as any unknown id)", {"type": "integer"})
+
+
+def _status_op() -> dict:
+    """POST /api/requests/{request_id}/status: a workflow step (see webmap/workflow_api.py)."""
+    op = _write("Change a request's status (受理 new → 派单 assigned → 处置中 in_progress → 已办结 resolved → 已回访 "
+                "verified; 无效 invalid, 重复 duplicate) with a note; recorded in its history and the audit log. "
+                "Needs requests:status on the request's grid (another grid answers 404) and, for a session, the "
+                "X-CSRFToken header. 409: the status does not allow this step (body lists `allowed`) or it "
+                "changed since `expected_status`. Answers the request (with due_at, overdue), the event and "
+                "the next allowed statuses.", extra=[_p("request_id", "request id")], with_body=False)
+    op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
+        "$ref": "#/components/schemas/StatusInput"}}}}
+    op["responses"].update({"401": ERROR, "403": ERROR, "409": ERROR})
+    return op
 
 
 def _export_op() -> dict:
@@ -97,6 +115,11 @@ def document() -> dict:
         "/api/requests": {"get": _get("Requests, newest first, paged; contact details masked",
                                       ["limit", "offset", "bbox", "cell", *FILTERS])},
         "/api/requests/{request_id}": {"get": _get("One request (masked)", extra=[_p("request_id", "request id")])},
+        "/api/requests/{request_id}/status": {"post": _status_op()},
+        "/api/requests/{request_id}/history": {"get": _get(
+            "A request's status changes, oldest first (at, actor, from_status, to_status, note), with what the "
+            "caller may do next: can_update and the allowed next statuses", extra=[_p("request_id", "request id")],
+            conditional=False)},
         "/api/points": {"get": _get("Request locations in a bbox for the point layer",
                                     ["bbox", "limit", *FILTERS])},
         "/api/cells": {"get": _get("Request counts per H3 cell as compact rows [{h3, n, rate}]",
@@ -137,13 +160,19 @@ def document() -> dict:
         "/api/zones/{zone_id}/history": {"get": _get("Every version of a zone", extra=[ZONE_ID])},
         "/api/export/{name}": {"get": _export_op()},
         "/api/openapi.json": {"get": _get("This document", conditional=False)},
+        "/api/me": {"get": _get(
+            "Who is asking (session user, API token or anonymous): name, role, grids, permissions, and for a "
+            "browser session the CSRF token that state-changing requests send as X-CSRFToken", conditional=False)},
     }
     return {
         "openapi": "3.0.3",
         "info": {"title": "gridgis API", "version": "1",
                  "description": "社区网格化管理：居民诉求热力图、热点与重点区域 / Community grid management: "
                                 "residents' demand heatmap, hot spots and priority zones. Every error has the "
-                                "shape {ok: false, status, code, error, field?}."},
+                                "shape {ok: false, status, code, error, field?}. Authentication: a session cookie "
+                                "(log in at /login; unsafe methods then need the X-CSRFToken header) or "
+                                "Authorization: Bearer <API token>; 401 without either, 403 without the "
+                                "permission."},
         "servers": [{"url": request.url_root.rstrip("/")}],
         "paths": paths,
         "components": {
@@ -154,6 +183,14 @@ def document() -> dict:
                 "Error": {"type": "object", "required": ["ok", "status", "code", "error"], "properties": {
                     "ok": {"type": "boolean"}, "status": {"type": "integer"}, "code": {"type": "string"},
                     "error": {"type": "string"}, "field": {"type": "string"}}},
+                "StatusInput": {"type": "object", "required": ["status"], "properties": {
+                    "status": {"type": "string", "enum": ["new", "assigned", "in_progress", "resolved", "verified",
+                                                          "invalid", "duplicate"]},
+                    "note": {"type": "string", "maxLength": 500, "nullable": True,
+                             "description": "why; required for invalid, duplicate, reopening, sending back, "
+                                            "restoring"},
+                    "expected_status": {"type": "string", "nullable": True,
+                                        "description": "the status you saw (guards against overwriting a change)"}}},
                 "ZoneInput": {"type": "object", "properties": {
                     "name": {"type": "string", "maxLength": 80},
                     "category": {"type": "string", "nullable": True},
@@ -168,5 +205,6 @@ def document() -> dict:
 
 
 @bp.get("/openapi.json")
+@rule(PUBLIC)
 def openapi_json():
     return jsonify(document())

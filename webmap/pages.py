@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 from flask import Blueprint, current_app, make_response, render_template, request, url_for
+from markupsafe import escape
 
 from gridgis.workflow import STATUSES
 from webmap import context, i18n
+from webmap.access import csrf_token, current_principal, rule
 from webmap.mapshell import render_map
 
 bp = Blueprint("pages", __name__)
@@ -43,6 +45,7 @@ def initial_bounds() -> tuple[float, float, float, float] | None:
 
 
 @bp.get("/")
+@rule("map:view")
 def map_page():
     lang = i18n.pick_lang(request.args.get("lang"))
     html = render_map(
@@ -55,14 +58,19 @@ def map_page():
         api_url=request.script_root + "/api",
         overview_url=url_for("pages.overview"),
         asset_version=asset_version(),
+        user=_page_user(),
     )
+    # The CSRF token of the session, for every state-changing fetch of gridgis.js (X-CSRFToken header).
+    meta = f'<meta name="csrf-token" content="{escape(csrf_token())}">'
+    html = html.replace("<head>", "<head>\n    " + meta, 1)
     resp = make_response(html)
     resp.headers["Content-Type"] = "text/html; charset=utf-8"
-    resp.headers["Cache-Control"] = "no-cache"
+    resp.headers["Cache-Control"] = "private, no-store"  # it holds the session's CSRF token
     return resp
 
 
 @bp.get("/overview")
+@rule("map:view")
 def overview():
     st = context.store()
     return render_template(
@@ -70,5 +78,13 @@ def overview():
         summary=st.summary(),
         categories=st.categories_frame().to_dict("records"),
         grids=st.grids_frame().drop(columns=["geometry", "attributes"]).to_dict("records"),
-        batches=st.batches().to_dict("records"),
+        batches=st.batches().to_dict("records") if current_principal().can("imports:read") else [],
     )
+
+
+def _page_user() -> dict:
+    """Who is logged in, as the map page shows it (no secrets)."""
+    p = current_principal()
+    return {"kind": p.kind, "name": p.name, "display_name": p.display_name, "role": p.role,
+            "grids": None if p.grids is None else sorted(p.grids), "permissions": sorted(p.permissions),
+            "logout_url": url_for("auth.logout"), "login_url": url_for("auth.login_form")}

@@ -6,6 +6,7 @@ import pandas as pd
 from flask import request
 
 from gridgis.errors import InvalidInputError
+from gridgis.heatmap.periods import check_filter_time
 
 
 def get_int(name: str, default: int, lo: int, hi: int) -> int:
@@ -33,7 +34,7 @@ def get_time(name: str, tz: str) -> pd.Timestamp | None:
         ) from exc
     if t is pd.NaT:
         raise InvalidInputError(f"参数 {name} 无效 / invalid {name}: {raw!r}", field=name)
-    return t.tz_localize(tz) if t.tzinfo is None else t
+    return check_filter_time(t.tz_localize(tz) if t.tzinfo is None else t, name, raw)
 
 
 def get_list(name: str) -> list[str]:

@@ -26,10 +26,11 @@ from flask import Blueprint, jsonify
 
 from gridgis.heatmap.project_summary import headline
 from gridgis.heatmap.projects import SCORE_PARTS, Candidates, find_candidates
-from gridgis.privacy import mask_names, mask_phones
+from gridgis.privacy import mask_names, mask_phones, scrub_string
 from gridgis.storage.schema import requests as req_t
 from gridgis.zones import MAX_NAME, MAX_NOTES, geometry_to_geojson
-from webmap import context, filters, params
+from webmap import context, filters, params, scoping
+from webmap.access import rule
 from webmap.caching import conditional, memo
 from webmap.cells_api import _agg_filters, _key, context_lang_is_zh
 
@@ -39,11 +40,6 @@ MAX_K = 3  # as /api/hotspots: wider neighbourhoods cost more than a map click s
 MAX_MIN_CELLS = 10_000
 TOP_KEYWORDS = 3  # in the name of a zone made from a candidate
 _IN_CHUNK = 5_000  # request ids per IN list (SQLite and PostgreSQL both take that comfortably)
-# Numbers that gridgis.heatmap.project_texts.mask_text leaves whole: ID cards (first 6 + last 4 kept,
-# DOMAIN.md §9), mobiles written with spaces, dashes or a +86 prefix, and landlines (area code 0xx/0xxx).
-_ID_CARD = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[0-9Xx])(?![0-9A-Za-z])")
-_MOBILE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?(1[3-9]\d)[\s-]?\d{4}[\s-]?(\d{4})(?!\d)")
-_LANDLINE = re.compile(r"(?<!\d)(0\d{2,3})[\s-]?\d{3,4}[\s-]?(\d{4})(?!\d)")
 
 
 def zone_priority(rank: int) -> int:
@@ -87,9 +83,7 @@ def _scrubber(names: list[str], phones: list[str]):
             return text
         if phone_re is not None:
             text = phone_re.sub(lambda m: str(mask_phones(pd.Series([re.sub(r"\D", "", m.group())]))[0]), text)
-        text = _ID_CARD.sub(r"\1********\2", text)
-        text = _MOBILE.sub(r"\1****\2", text)
-        text = _LANDLINE.sub(r"\1****\2", text)
+        text = scrub_string(text)  # ID cards, mobiles, landlines, other long digit runs (gridgis.privacy)
         if name_re is not None:
             text = name_re.sub(lambda m: masked_names[m.group()], text)
         return text
@@ -211,6 +205,7 @@ def zone_draft(p: dict, summary: dict, zh: bool) -> dict:
 
 
 @bp.get("/projects")
+@rule("aggregates:read")
 @conditional
 def projects():
     k = params.get_int("k", 1, 1, MAX_K)
@@ -226,6 +221,8 @@ def projects():
 
     out = memo("projects", _key(f, k, gap, min_cells), compute, size=16)
     features = [{**feat, "properties": {**feat["properties"],
+                                        "texts": scoping.hide_care_texts(feat["properties"]["texts"],
+                                                                         feat["properties"]["category"]),
                                         "zone": zone_draft(feat["properties"], out["summary"], zh)}}
                 for feat in out["features"]]
     return jsonify({"type": "FeatureCollection", "features": features, "summary": out["summary"]})

@@ -33,9 +33,12 @@ def presented_token(*, api_key: bool = False) -> str | None:
 
 
 def client_name() -> str | None:
-    """The name of the token this request was authenticated with (for the audit log), if any."""
+    """Who is asking, for the audit log: the token's name, else the logged-in user's name (None: anonymous)."""
     token = g.get("gridgis_token")
-    return token.name if token is not None else None
+    if token is not None:
+        return token.name
+    principal = g.get("gridgis_principal")  # resolved by webmap.access before the view
+    return principal.name if principal is not None and principal.authenticated else None
 
 
 def optional_token(scope: str | None = None, *, api_key: bool = False) -> tokens.ApiToken | None:

@@ -11,6 +11,7 @@ from flask import Blueprint, jsonify, request
 from gridgis.errors import InvalidInputError
 from gridgis.zones import geodesic_area_km2, validate_zone
 from webmap import context
+from webmap.access import rule
 from webmap.caching import conditional
 
 bp = Blueprint("zones", __name__, url_prefix="/api")
@@ -59,12 +60,14 @@ def _version(data: dict) -> int | None:
     v = data.get("version")
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise InvalidInputError(f"version 须为整数 / version must be an integer, got {v!r}", field="version")
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**31:  # an INTEGER column
+        raise InvalidInputError(f"version 须为 0–{2**31 - 1} 的整数 / version must be an integer from 0 to "
+                                f"{2**31 - 1}, got {v!r}", field="version")
     return v
 
 
 @bp.get("/zones")
+@rule("zones:read")
 @conditional
 def list_zones():
     df = context.store().zones_frame()
@@ -73,6 +76,7 @@ def list_zones():
 
 
 @bp.post("/zones")
+@rule("zones:write")
 def create_zone():
     draft = _validated(_payload(), partial=False)
     row = context.store().insert_zone(draft.to_record())
@@ -83,12 +87,14 @@ def create_zone():
 
 
 @bp.get("/zones/<int:zone_id>")
+@rule("zones:read")
 @conditional
 def get_zone(zone_id: int):
     return jsonify(zone_feature(context.store().get_zone(zone_id)))
 
 
 @bp.route("/zones/<int:zone_id>", methods=["PUT", "PATCH"])
+@rule("zones:write")
 def edit_zone(zone_id: int):
     data = _payload()
     st = context.store()
@@ -99,6 +105,7 @@ def edit_zone(zone_id: int):
 
 
 @bp.delete("/zones/<int:zone_id>")
+@rule("zones:write")
 def delete_zone(zone_id: int):
     row = context.store().delete_zone(zone_id)
     return jsonify({"ok": True, "id": int(row["id"]), "deleted_at": _iso(row["deleted_at"]),
@@ -106,6 +113,7 @@ def delete_zone(zone_id: int):
 
 
 @bp.get("/zones/<int:zone_id>/history")
+@rule("zones:read")
 @conditional
 def zone_history(zone_id: int):
     st = context.store()

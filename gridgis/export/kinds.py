@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from gridgis import grid
 from gridgis.config import Settings
 from gridgis.errors import InvalidInputError, UnsupportedFormatError
 from gridgis.heatmap.filters import Filters
+from gridgis.privacy import suppress_small_counts
 from gridgis.storage import Store
 
 log = logging.getLogger(__name__)
@@ -83,24 +83,17 @@ def _in_bbox(cells: np.ndarray, bbox, res: int) -> np.ndarray:
     return (lng >= x0 - dx) & (lng <= x1 + dx) & (lat >= y0 - dy) & (lat <= y1 + dy)
 
 
-def _withhold(n: np.ndarray, k: int) -> pd.Series:
-    """Counts as nullable integers, empty below k."""
-    n = np.asarray(n, dtype=np.int64)
-    return pd.Series(pd.array(n, dtype="Int64")).mask(n < k)
-
-
 # -------------------------------------------------------------------------------------------- aggregates
 def _cells(store, settings, f, *, res, bbox, k, tax, by_category: bool = False, **_):
     from gridgis.heatmap.aggregate import aggregate
 
     df = aggregate(store, res, f, by_category=by_category, tz=settings.timezone, taxonomy=tax)
-    df = df[_in_bbox(df["cell"].to_numpy(np.uint64), bbox, res)]
-    small = df["requests"].to_numpy(np.int64) < k
+    df = suppress_small_counts(df[_in_bbox(df["cell"].to_numpy(np.uint64), bbox, res)], k)
     cols = ["cell", "cell_id", *(["category"] if by_category else []), "requests", "issues", "households",
             "rate_per_100_households"]
-    out = df.loc[~small, cols].sort_values(["requests", "cell_id"], ascending=[False, True], kind="stable")
+    out = df[cols].sort_values(["requests", "cell_id"], ascending=[False, True], kind="stable")
     out.insert(2, "res", np.int64(res))
-    return out.reset_index(drop=True), {"suppressed": int(small.sum())}
+    return out.reset_index(drop=True), {"suppressed": df.attrs["suppressed"]}
 
 
 def _gi_inputs(store, settings, f, res, tax, rings):
@@ -127,13 +120,13 @@ def _hotspots(store, settings, f, *, res, bbox, k, tax, rings: int = 1, **_):
     bins = r.bin[idx].astype(np.int64)
     out = pd.DataFrame({
         "cell": study[idx], "cell_id": pd.array(grid.cells_to_str(study[idx]), dtype="str"),
-        "res": np.full(idx.size, res, dtype=np.int64), "requests": _withhold(y[idx], k),
+        "res": np.full(idx.size, res, dtype=np.int64), "requests": y[idx].astype(np.int64),
         "z": r.z[idx], "p": r.p[idx], "bin": bins,
         "class_zh": pd.array([labels[b][0] for b in bins.tolist()], dtype="str"),
         "class_en": pd.array([labels[b][1] for b in bins.tolist()], dtype="str"),
     })
-    return out, {"suppressed": int(((y[idx] > 0) & (y[idx] < k)).sum()), "significant": r.significant,
-                 "reason": r.reason}
+    out = suppress_small_counts(out, k, withhold=True)
+    return out, {"suppressed": out.attrs["suppressed"], "significant": r.significant, "reason": r.reason}
 
 
 def _trends(store, settings, f, *, res, bbox, k, tax, rings: int = 1, bucket: str = "week", **_):
@@ -151,57 +144,22 @@ def _trends(store, settings, f, *, res, bbox, k, tax, rings: int = 1, bucket: st
     t = t[keep].reset_index(drop=True)
     t.insert(1, "cell_id", pd.array(grid.cells_to_str(study[keep]), dtype="str"))
     t.insert(2, "res", np.int64(res))
-    t.insert(3, "requests", _withhold(n[keep], k))
-    return t, {"suppressed": int(((n[keep] > 0) & (n[keep] < k)).sum()), "significant": t.attrs.get("significant"),
-               "steps": int(cube.shape[1])}
+    significant = t.attrs.get("significant")
+    t.insert(3, "requests", n[keep].astype(np.int64))
+    t = suppress_small_counts(t, k, withhold=True)
+    return t, {"suppressed": t.attrs["suppressed"], "significant": significant, "steps": int(cube.shape[1])}
 
 
 def _projects(store, settings, f, *, res, bbox, k, tax, rings: int = 1, **_):
+    from gridgis.export.candidates import public_candidates
     from gridgis.heatmap.projects import find_candidates
-    from gridgis.privacy import SENSITIVE_CATEGORIES, scrub_text
 
-    t = find_candidates(store, settings, f, res=res, k=rings, taxonomy=tax).table
-    small = t["requests"].to_numpy(np.int64) < k
-    t = t[~small]
+    t = suppress_small_counts(find_candidates(store, settings, f, res=res, k=rings, taxonomy=tax).table, k)
+    suppressed = t.attrs["suppressed"]
     if bbox is not None:
         t = t[shapely.intersects(t.geometry.to_numpy(), shapely.box(*bbox))]
-    names = _reporter_names(store, t["cell_ids"], res)
-    t = t.drop(columns=["cell_ids"]).reset_index(drop=True)
-    sensitive = t["category"].isin(SENSITIVE_CATEGORIES).to_numpy(dtype=bool)
-    for c in ("text_1", "text_2", "text_3"):
-        t[c] = _mask_names_in(scrub_text(t[c]), names).mask(sensitive, t["category_zh"]).astype("str")
-    # Keywords are words of the raw texts: a reporter's name or number can be one.
-    t["keywords"] = _mask_names_in(scrub_text(t["keywords"]), names).astype("str")
-    return t, {"suppressed": int(small.sum())}
-
-
-def _reporter_names(store, cell_ids: pd.Series, res: int) -> list[str]:
-    """Distinct reporter names (2+ characters) of the requests in the candidates' cells, longest first."""
-    from gridgis.heatmap.demand_query import cell_expr
-    from gridgis.storage.schema import requests as r
-
-    cells = np.unique(grid.str_to_cells([c for s in cell_ids.astype(str) for c in s.split(",") if c]))
-    if not cells.size:
-        return []
-    fine = int(store.get_meta("h3_resolution", "10"))
-    col, ids = cell_expr(r, res, fine), cells.astype(np.int64).tolist()
-    names = pd.concat([store.requests_frame(["reporter_name"], where=col.in_(ids[i:i + 5_000]))
-                       for i in range(0, len(ids), 5_000)])["reporter_name"].dropna().astype(str).str.strip()
-    return sorted({n for n in names.unique().tolist() if len(n) >= 2}, key=len, reverse=True)
-
-
-def _mask_names_in(texts: pd.Series, names: list[str]) -> pd.Series:
-    """Representative texts (a handful) with any reporter name of their cells masked (张三丰 → 张*丰).
-
-    Project texts are picked from many requests, so the row's own reporter is unknown here; every
-    reporter of the candidate's cells is tried instead, in one regular expression."""
-    from gridgis.privacy import mask_names
-
-    if not names or texts.empty:
-        return texts
-    masked = dict(zip(names, mask_names(pd.Series(names, dtype="str")).tolist(), strict=True))
-    pattern = re.compile("|".join(re.escape(n) for n in names))
-    return texts.map(lambda t: pattern.sub(lambda m: masked[m.group(0)], t) if isinstance(t, str) else t)
+    t = public_candidates(store, t, res).drop(columns=["cell_ids"]).reset_index(drop=True)
+    return t, {"suppressed": suppressed}
 
 
 # ------------------------------------------------------------------------------------------ small tables
@@ -220,7 +178,7 @@ def _clip(gdf, bbox):
 def _zones(store, settings, f, *, bbox, **_):
     import geopandas as gpd
 
-    from gridgis.privacy import scrub_text
+    from gridgis.privacy import mask_known_names, scrub_text
     from gridgis.storage.schema import requests as r
 
     z = store.zones_frame()
@@ -229,7 +187,7 @@ def _zones(store, settings, f, *, bbox, **_):
     for x0, y0, x1, y1 in z[["min_lng", "min_lat", "max_lng", "max_lat"]].to_numpy(float).tolist():
         got = store.requests_frame(["reporter_name"], where=and_(r.c.lng.between(x0, x1), r.c.lat.between(y0, y1)))
         names |= {n.strip() for n in got["reporter_name"].dropna().astype(str) if len(n.strip()) >= 2}
-    notes = _mask_names_in(scrub_text(z["notes"]), sorted(names, key=len, reverse=True))
+    notes = mask_known_names(scrub_text(z["notes"]), names)
     out = gpd.GeoDataFrame({
         "id": z["id"].to_numpy(np.int64), "name": z["name"].astype("str"), "category": z["category"].astype("str"),
         "priority": pd.array(z["priority"].to_numpy(), dtype="Int64"), "notes": notes.astype("str"),

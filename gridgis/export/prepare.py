@@ -18,10 +18,32 @@ def _is_cell_column(name: str, col: pd.Series) -> bool:
     return col.dtype == np.uint64 or (col.dtype.kind == "i" and (name == "cell" or name.startswith("cell_")))
 
 
+def iso_times(times: pd.Series, tz: str | None = None) -> np.ndarray:
+    """Times → ISO 8601 to the second as an object array: tz-aware ones with their offset in ``tz`` (default:
+    their own zone), e.g. "2026-03-05T19:42:00+08:00"; naive ones without offset; missing → None.
+
+    Formatted by numpy: pandas' ``strftime`` is a Python loop (7 of the 10 s of a 200,000-row
+    GeoPackage export went there)."""
+    if times.empty:
+        return np.empty(0, dtype=object)
+    missing = times.isna().to_numpy()
+    if isinstance(times.dtype, pd.DatetimeTZDtype):
+        local = times.dt.tz_convert(tz) if tz else times
+        wall = local.dt.tz_localize(None).to_numpy().astype("datetime64[s]")
+        utc = local.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[s]")
+        offsets, which = np.unique(np.where(missing, 0, (wall - utc).astype(np.int64)), return_inverse=True)
+        suffix = np.array([f"{'+' if o >= 0 else '-'}{abs(o) // 3600:02d}:{abs(o) % 3600 // 60:02d}"
+                           for o in offsets.tolist()], dtype=object)[which]
+        out = np.datetime_as_string(wall, unit="s").astype(object) + suffix
+    else:
+        out = np.datetime_as_string(times.to_numpy().astype("datetime64[s]"), unit="s").astype(object)
+    out[missing] = None
+    return out
+
+
 def _iso(col: pd.Series) -> pd.Series:
     """tz-aware times → "2026-03-05T19:42:00+08:00" (naive stay naive, without offset)."""
-    text = col.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True)
-    return text.astype("str")
+    return pd.Series(iso_times(col), index=col.index, dtype="str")
 
 
 def attributes(frame: pd.DataFrame) -> pd.DataFrame:

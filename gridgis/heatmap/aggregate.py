@@ -45,6 +45,7 @@ from gridgis.heatmap import periods
 from gridgis.heatmap.demand_query import COARSE_MAX_RES, DemandQuery, const, fetch_columns
 from gridgis.heatmap.filters import Filters, check_bucket, check_filters, check_tz, zone_cells
 from gridgis.heatmap.hotspots import fill_values, study_area_cells
+from gridgis.storage.postgis import is_postgresql
 from gridgis.storage.schema import categories, demand_counts, meta, requests
 
 if TYPE_CHECKING:
@@ -109,12 +110,7 @@ def aggregate(
     # One connection (one read snapshot) for every query of the call.
     with store.read() as conn:
         fine, stored_offset, codes = _settings(conn)
-        if res > fine:
-            raise InvalidInputError(
-                f"分辨率 {res} 细于存储的 {fine} 级，可用 7–{fine} / res {res} is finer than the stored "
-                f"resolution {fine}; use 7–{fine}",
-                field="res",
-            )
+        check_fine(res, fine)
         f = check_filters(filters or Filters(), tz=tz, categories=codes, taxonomy=taxonomy)
         eligible = res <= 9 < fine and not (f.request_types or f.statuses or f.grids or f.zone is not None)
         if source == "counts" and not eligible:
@@ -126,14 +122,10 @@ def aggregate(
         span = _span(conn, f)
         compare = bucket is None and f.since is not None and f.until is not None
         if span is None:
-            return _finish(_empty(by_category, bucket), None, res, bucket, tz, compare, 0, "none", geometry)
+            return empty_result(res, by_category=by_category, bucket=bucket, tz=tz, compare=compare,
+                                geometry=geometry)
         lo, hi = span
-        first_bucket = prev_lo = None
-        if bucket is not None and f.since is not None:
-            first_bucket = int(periods.bucket_of_day(periods.local_days_of_epochs([lo], tz)[0], bucket))
-            prev_lo = int(periods.bucket_starts([first_bucket - 1], bucket, tz)[0].timestamp())
-        elif compare:
-            prev_lo = lo - (hi - lo)
+        prev_lo, prev_hi = previous_range(f, lo, hi, bucket, tz)
         offset = periods.fixed_offset(tz, prev_lo if prev_lo is not None else lo, hi)
         eligible = eligible and offset is not None and offset == stored_offset
         if source == "counts" and not eligible:
@@ -144,16 +136,56 @@ def aggregate(
                 field="source",
             )
         use_counts = source == "counts" or (source == "auto" and eligible)
-        zone = zone_cells(f.zone, fine) if f.zone is not None else None
+        # A zone is matched as H3 cells + boundary points on SQLite, by PostGIS on PostgreSQL (DemandQuery).
+        zone = zone_cells(f.zone, fine) if f.zone is not None and not is_postgresql(conn) else None
         q = DemandQuery(res, fine, f, by_category, bucket, tz, offset, use_counts, zone)
         cur, unplaced = q.count(conn, lo, hi)
         prev = None
         if prev_lo is not None:
-            prev_hi = lo if bucket is None else int(periods.bucket_starts([first_bucket], bucket, tz)[0].timestamp())
             prev, _ = q.count(conn, prev_lo, prev_hi, unplaced=False)
         hh = q.households(conn, cur["cell"].to_numpy(np.int64)) if len(cur) else None
+    return finish_counts(cur, prev, hh, res, by_category=by_category, bucket=bucket, tz=tz, compare=compare,
+                         unplaced=unplaced, source="counts" if use_counts else "requests", geometry=geometry)
+
+
+def check_fine(res: int, fine: int) -> None:
+    """InvalidInputError unless ``res`` is no finer than the stored (fine) resolution."""
+    if res > fine:
+        raise InvalidInputError(
+            f"分辨率 {res} 细于存储的 {fine} 级，可用 7–{fine} / res {res} is finer than the stored "
+            f"resolution {fine}; use 7–{fine}",
+            field="res",
+        )
+
+
+def previous_range(f: Filters, lo: int, hi: int, bucket: str | None, tz: str) -> tuple[int | None, int | None]:
+    """[lo, hi) epoch seconds that ``change`` compares with: with buckets (and ``since``), the bucket before
+    the first one; without, the equally long period before [lo, hi) (both ends given); else (None, None)."""
+    if bucket is not None and f.since is not None:
+        first_bucket = int(periods.bucket_of_day(periods.local_days_of_epochs([lo], tz)[0], bucket))
+        starts = periods.bucket_starts([first_bucket - 1, first_bucket], bucket, tz)
+        return int(starts[0].timestamp()), int(starts[1].timestamp())
+    if bucket is None and f.since is not None and f.until is not None:
+        return lo - (hi - lo), lo
+    return None, None
+
+
+def finish_counts(cur: pd.DataFrame, prev: pd.DataFrame | None, hh: pd.Series | None, res: int, *,
+                  by_category: bool, bucket: str | None, tz: str, compare: bool, unplaced: int, source: str,
+                  geometry: bool) -> pd.DataFrame:
+    """The aggregate() table from raw counts, whichever engine counted them.
+
+    ``cur``/``prev``: (cell int64, [category], [tkey], requests, issues) with requests > 0, sorted by the
+    keys, for the period and the one it is compared with; ``hh``: households by cell (None: unknown).
+    """
     out = _metrics(cur, prev, hh, by_category, bucket, compare)
-    return _finish(out, hh, res, bucket, tz, compare, unplaced, "counts" if use_counts else "requests", geometry)
+    return _finish(out, hh, res, bucket, tz, compare, unplaced, source, geometry)
+
+
+def empty_result(res: int, *, by_category: bool, bucket: str | None, tz: str, compare: bool,
+                 geometry: bool) -> pd.DataFrame:
+    """The aggregate() table of a store or archive without requests in the period."""
+    return _finish(_empty(by_category, bucket), None, res, bucket, tz, compare, 0, "none", geometry)
 
 
 def _metrics(cur: pd.DataFrame, prev, hh, by_category: bool, bucket: str | None, compare: bool) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from sqlalchemy import case, func, literal_column, or_, select, union_all
 from gridgis.heatmap import periods
 from gridgis.heatmap.filters import Filters
 from gridgis.storage.demand_counts import COARSE_MAX_RES  # finest resolution a coarse geocode is counted at
+from gridgis.storage.postgis import intersects_condition, is_postgresql
 from gridgis.storage.schema import cell_households, demand_counts, requests
 
 _SMALL_IN = 500  # fetch households for these cells only when the result is small
@@ -171,7 +172,9 @@ class DemandQuery:
             return self._final(cols), _sum_unplaced(conn, lost, self.n_col)
         tkey, mapping = self._requests_tkey() if self.bucket else (None, None)
         where, frames, n_lost = None, [], 0
-        if self.zone is not None:
+        if self.f.zone is not None and is_postgresql(conn):  # PostGIS: exact points through the GiST index
+            where = intersects_condition(requests, self.f.zone)
+        elif self.zone is not None:
             inner, crossed = self.zone
             where = or_(*[cell_expr(requests, r, self.fine).in_(c.astype(np.int64).tolist())
                           for r, c in inner.items()]) if inner else const(0) == const(1)

@@ -14,11 +14,28 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from gridgis.errors import InvalidInputError
+
 DAY_S = 86_400
 QUARTER_HOUR_S = 900  # every UTC offset in use is a multiple of 15 minutes
 BUCKETS = ("day", "week", "month")
 _EPOCH_MONTH = 1970 * 12
 WEEK_SHIFT = 3  # 1970-01-01 (day 0) was a Thursday: weeks start on Monday
+
+
+EARLIEST = pd.Timestamp("2000-01-01", tz="UTC")  # no request is older; see check_filter_time
+
+
+def check_filter_time(t: pd.Timestamp, name: str, raw: object) -> pd.Timestamp:
+    """``t`` (tz-aware), when it lies between 2000-01-01 and a year from now; else InvalidInputError naming
+    ``name``. Trends count every period between a filter's ends: year 123 (read from "１２３") or 9999
+    made one web request run for minutes (Mann-Kendall over thousands of empty months)."""
+    latest = pd.Timestamp.now(tz="UTC").normalize() + pd.DateOffset(years=1)
+    if not EARLIEST <= t <= latest:
+        raise InvalidInputError(
+            f"参数 {name} 须在 {EARLIEST:%Y-%m-%d} 与 {latest:%Y-%m-%d} 之间 / {name} must be between "
+            f"{EARLIEST:%Y-%m-%d} and {latest:%Y-%m-%d}, got {raw!r}", field=name)
+    return t
 
 
 def week_of_day(day):

@@ -44,14 +44,14 @@ from gridgis import grid
 from gridgis.config import Settings
 from gridgis.errors import ConfigError, InvalidInputError
 from gridgis.heatmap import periods
-from gridgis.heatmap.aggregate import RESOLUTIONS, aggregate
-from gridgis.heatmap.cell_requests import households_in_cells, requests_in_cells
+from gridgis.heatmap.aggregate import RESOLUTIONS
 from gridgis.heatmap.emerging import NO_PATTERN, TREND_LABELS, emerging_hot_spots
 from gridgis.heatmap.filters import Filters, check_filters
 from gridgis.heatmap.hotspots import check_k, gi_star, neighbour_matrix
 from gridgis.heatmap.project_summary import summary_text
 from gridgis.heatmap.project_texts import describe, generic_words, settings_words, tokenizer
-from gridgis.heatmap.study import analysis_span, bucket_starts, bucket_steps, space_time_cube, study_cells
+from gridgis.heatmap.sources import DemandSource, as_source
+from gridgis.heatmap.study import bucket_starts, bucket_steps, space_time_cube, study_cells
 from gridgis.storage.store import to_epoch_seconds
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ def _check_int(value, name: str, allowed: Sequence[int] | None = None, minimum: 
 
 
 def find_candidates(
-    store: Store,
+    store: Store | DemandSource,
     settings: Settings,
     filters: Filters | None = None,
     *,
@@ -145,8 +145,12 @@ def find_candidates(
     trend_bucket: str = "week",
     taxonomy: Taxonomy | None = None,
 ) -> Candidates:
-    """Priority project candidates of the filtered requests, ranked (see the module notes for every rule)."""
+    """Priority project candidates of the filtered requests, ranked (see the module notes for every rule).
+
+    ``store`` is a Store or any :class:`~gridgis.heatmap.sources.DemandSource` (e.g. a dask archive)."""
     from gridgis.taxonomy import Taxonomy
+
+    src = as_source(store)
 
     res = grid.check_resolution(res, RESOLUTIONS, name="res")
     k = check_k(k)
@@ -159,13 +163,13 @@ def find_candidates(
     weights = score_weights(settings)
     tax = taxonomy if taxonomy is not None else Taxonomy.load(settings.taxonomy_file)
     tz = settings.timezone
-    stored = store.categories_frame()["code"].astype(str).tolist()
+    stored = src.category_codes()
     codes = stored or tax.codes()
     f = check_filters(filters or Filters(), tz=tz, categories=codes, taxonomy=tax)
-    fine = int(store.get_meta("h3_resolution", "10"))
-    counts = aggregate(store, res, f, by_category=True, bucket=trend_bucket, tz=tz, taxonomy=tax)
-    span = analysis_span(store, f)
-    study = study_cells(store, settings, f, res, k=k, data_cells=counts["cell"].to_numpy(np.uint64))
+    fine = src.fine_resolution()
+    counts = src.aggregate(res, f, by_category=True, bucket=trend_bucket, tz=tz, taxonomy=tax)
+    span = src.analysis_span(f)
+    study = study_cells(src, settings, f, res, k=k, data_cells=counts["cell"].to_numpy(np.uint64))
     order = [c for c in codes if c in set(counts["category"])]
     summary = {
         "requests": int(counts["requests"].sum()), "issues": int(counts["issues"].sum()),
@@ -192,12 +196,12 @@ def find_candidates(
         if found is None:
             continue
         comps, cells, lab = found
-        rows = requests_in_cells(store, f, cat, cells, res, fine)
+        rows = src.requests_in_cells(f, cat, cells, res, fine)
         rows["comp"] = pd.Series(lab, index=cells).reindex(rows["cell"].to_numpy()).to_numpy(np.int64)
         if tok is None:
             tok = tokenizer(settings_words(settings.taxonomy_file, settings.gazetteer_file,
                                            settings.gazetteer_crs, settings.geocode_city, settings.geocode_district))
-            g = store.grids_frame()
+            g = src.grids_frame()
             grid_names = dict(zip(g["grid_code"].astype(str), g["name"].astype(object), strict=True))
         name_zh = next((c.name_zh for c in tax.categories if c.code == cat), cat)
         describe(comps, rows, tok, generic_words(tok, name_zh), grid_names)
@@ -206,7 +210,7 @@ def find_candidates(
                                      "id": rows["id"], "created_at": rows["created_at"]}))
         info["candidates"] = len(comps)
         records += comps
-    table = _finish(records, weights, tax, codes, store, res, fine)
+    table = _finish(records, weights, tax, codes, src, res, fine)
     summary["candidates"] = len(table)
     mem = pd.concat(members, ignore_index=True) if members else pd.DataFrame(
         {"candidate_id": pd.Series(dtype="str"), "id": pd.Series(dtype="str"),
@@ -276,7 +280,7 @@ _TEXT = {"candidate_id", "category", "category_zh", "category_en", "trend", "tre
          "grid_names", "keywords", "text_1", "text_2", "text_3", "cell_ids"}
 
 
-def _finish(records: list[dict], weights: dict[str, float], tax: Taxonomy, codes: list[str], store: Store,
+def _finish(records: list[dict], weights: dict[str, float], tax: Taxonomy, codes: list[str], src: DemandSource,
             res: int, fine: int) -> gpd.GeoDataFrame:
     """Scores, ranks, names, households and polygons: the final table in COLUMNS order."""
     import geopandas as gpd
@@ -313,7 +317,7 @@ def _finish(records: list[dict], weights: dict[str, float], tax: Taxonomy, codes
     df["category_en"] = [names.get(c, (c, c))[1] for c in df["category"]]
     df["trend_zh"] = [TREND_LABELS[t][0] for t in df["trend"]]
     df["trend_en"] = [TREND_LABELS[t][1] for t in df["trend"]]
-    hh = households_in_cells(store, np.concatenate(df["cell_array"].tolist()), res, fine)
+    hh = src.households_in_cells(np.concatenate(df["cell_array"].tolist()), res, fine)
     df["households"] = [np.nan if hh is None else float(hh.reindex(c, fill_value=0.0).sum())
                         for c in df["cell_array"]]
     geoms = np.array([shapely.union_all(grid.cells_to_polygons(c)) for c in df["cell_array"]], dtype=object)

@@ -25,13 +25,15 @@ from gridgis.storage.schema import requests
 from gridgis.storage.store import to_epoch_seconds
 
 if TYPE_CHECKING:
+    from gridgis.heatmap.sources import DemandSource
     from gridgis.storage.store import Store
 
 log = logging.getLogger(__name__)
 
 
-def study_polygon(store: Store, settings: Settings, filters: Filters):
-    """The zone, else the service area, else the union of the grids (lng/lat), else None."""
+def study_polygon(store: Store | DemandSource, settings: Settings, filters: Filters):
+    """The zone, else the service area, else the union of the grids (lng/lat), else None. ``store`` is
+    anything with ``grids_frame()``: a Store or a :class:`~gridgis.heatmap.sources.DemandSource`."""
     if filters.zone is not None:
         return filters.zone
     area = ServiceArea.from_settings(settings).geometry
@@ -43,7 +45,7 @@ def study_polygon(store: Store, settings: Settings, filters: Filters):
     return None
 
 
-def study_cells(store: Store, settings: Settings, filters: Filters, res: int, *, k: int = 1,
+def study_cells(store: Store | DemandSource, settings: Settings, filters: Filters, res: int, *, k: int = 1,
                 data_cells: np.ndarray | None = None) -> np.ndarray:
     """Sorted uint64 cells of the study area at ``res``; ``data_cells`` (cells with requests) are only
     needed when no zone, service area or grid exists."""

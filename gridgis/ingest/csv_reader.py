@@ -87,7 +87,7 @@ def _iter_csv(path: Path, chunk_rows: int, encoding: str | None,
             buf.add(batch, lines)
             while buf.rows >= chunk_rows:
                 yield buf.take(chunk_rows)
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+    except (pa.ArrowInvalid, UnicodeError) as exc:  # UnicodeError: also codecs that fail without a position
         raise _csv_read_error(path, codec, exc) from exc
     tracker.finish()
     if buf.rows or not buf.emitted or tracker.ready:
@@ -208,8 +208,10 @@ def _all_null(batch) -> np.ndarray:
 
 def _check_encoding(name: str) -> str:
     try:
-        return codecs.lookup(name).name
-    except LookupError:
+        codec = codecs.lookup(name).name
+        "".encode(codec)  # refuses codecs that are no text encoding (base64, rot13, zlib)
+        return codec
+    except (LookupError, UnicodeError):
         raise UnsupportedFormatError(
             f"未知的文本编码 {name!r}，可用如 utf-8、gb18030、gbk / unknown text encoding {name!r}; "
             "try utf-8 or gb18030",
@@ -282,8 +284,9 @@ def _decode_sample(sample: bytes, codec: str, complete: bool, path: Path) -> str
     decoder = codecs.getincrementaldecoder(codec)(errors="strict")
     try:
         text = decoder.decode(sample, final=complete)
-    except UnicodeDecodeError as exc:
-        line = sample[: exc.start].count(b"\n") + 1 if _ascii_lines(codec) else None
+    except UnicodeError as exc:  # not only UnicodeDecodeError: "UTF-16 stream does not start with BOM"
+        where = isinstance(exc, UnicodeDecodeError) and _ascii_lines(codec)
+        line = sample[: exc.start].count(b"\n") + 1 if where else None
         raise _decoding_error(path, codec, line) from exc
     text = text.removeprefix("\ufeff")
     if not complete:
@@ -322,13 +325,15 @@ def _locate_decode_error(path: Path, codec: str) -> int | None:
                 decoder.decode(block)
             except UnicodeDecodeError as exc:
                 return newlines + (buffered + block)[: exc.start].count(b"\n") + 1
+            except UnicodeError:
+                return None
             newlines += block.count(b"\n")
     return None
 
 
 def _csv_read_error(path: Path, codec: str, exc: Exception) -> UnsupportedFormatError:
     msg = str(exc)
-    if isinstance(exc, UnicodeDecodeError) or "utf8" in msg.lower():
+    if isinstance(exc, UnicodeError) or "utf8" in msg.lower():
         return _decoding_error(path, codec, _locate_decode_error(path, codec))
     return UnsupportedFormatError(
         f"无法解析 CSV 文件 {path}：{msg}；请检查引号是否成对、分隔符是否一致（可用 --delimiter 指定） / "

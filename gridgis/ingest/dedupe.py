@@ -288,8 +288,19 @@ BOILERPLATE = (
 
 
 def _normalise(texts: pa.ChunkedArray) -> pa.ChunkedArray:
-    """NFKC (full-width → half-width), lower case, boilerplate dropped, only letters and digits kept."""
-    out = pc.utf8_lower(pc.utf8_normalize(texts.fill_null(""), "NFKC"))
+    """NFKC (full-width → half-width), lower case, boilerplate dropped, only letters and digits kept.
+
+    Element-wise; when texts repeat (hotline exports do) each distinct one is normalised once.
+    """
+    texts = texts.fill_null("")
+    encoded = pc.dictionary_encode(texts).combine_chunks()
+    if 2 * len(encoded.dictionary) < len(texts):
+        return pa.chunked_array([_normalise_each(encoded.dictionary).take(encoded.indices)])
+    return _normalise_each(texts)
+
+
+def _normalise_each(texts):
+    out = pc.utf8_lower(pc.utf8_normalize(texts, "NFKC"))
     out = pc.replace_substring_regex(out, BOILERPLATE, "")
     return pc.replace_substring_regex(out, r"[^\p{L}\p{N}]+", "")
 

@@ -5,6 +5,11 @@ anywhere leaves the database as it was, and running the import again completes i
 (source + source id, or a content hash), so re-importing changes nothing. Rejected rows are kept in
 the report and the ``rejects`` table with line, field, value and reason; valid rows of the same file
 are stored.
+
+Throughput (``bench/ingest.py``): a writer thread stores chunk k while chunk k+1 is prepared; a big
+SQLite import sets the secondary indexes aside and rebuilds them before committing
+(:mod:`gridgis.storage.sqlite_bulk`); ``demand_counts`` are added once for the whole file; repeats are
+linked from the rows kept in memory while the writer rebuilds; rules run once per distinct text.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from gridgis import grid
 from gridgis.area import ServiceArea
@@ -35,6 +42,9 @@ from gridgis.ingest.locate import locate
 from gridgis.ingest.times import parse_times
 from gridgis.models import IngestReport, RowProblem
 from gridgis.storage import Store
+from gridgis.storage.demand_counts import deferred as deferred_counts
+from gridgis.storage.demand_counts import flush_deferred as flush_deferred_counts
+from gridgis.storage.sqlite_bulk import IndexHold
 from gridgis.taxonomy import Taxonomy
 from gridgis.workflow import normalize_statuses
 
@@ -111,10 +121,34 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _hash_rows(frame: pd.DataFrame) -> np.ndarray:
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def _hash_rows(frame: pd.DataFrame) -> pa.Array:
     """A stable 64-bit hash per row as 16 hex chars (pandas' fixed-key SipHash of each value)."""
     h = pd.util.hash_pandas_object(frame, index=False, hash_key="gridgis-requests").to_numpy()
-    return np.char.mod("%016x", h).astype(object)
+    return _hex16(h)
+
+
+def _hex16(values: np.ndarray) -> pa.Array:
+    """uint64 values as zero-padded lower-case hex (``"%016x"``), as an Arrow string array built in numpy."""
+    big = np.ascontiguousarray(values, dtype=">u8").view(np.uint8).reshape(-1, 8)
+    digits = np.empty((len(big), 16), dtype=np.uint8)
+    digits[:, 0::2] = _HEX_DIGITS[big >> 4]
+    digits[:, 1::2] = _HEX_DIGITS[big & 15]
+    offsets = np.arange(0, 16 * len(big) + 1, 16, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), len(big), [None, pa.py_buffer(offsets), pa.py_buffer(digits)])
+
+
+def _as_str(values: pa.Array | pa.ChunkedArray) -> pd.Series:
+    """An Arrow string array as a pandas ``str`` column (no Python object per value)."""
+    return pd.Series(values.to_pandas()).astype("str")
+
+
+def _per_distinct(values: pd.Series, func: Callable[[pd.Series], object]) -> tuple[np.ndarray, object]:
+    """(codes, func(distinct values)): a row-wise ``func`` run once per distinct value (NA included)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return codes, func(pd.Series(uniques, dtype=values.dtype))
 
 
 def _str_or_none(values: pd.Series) -> np.ndarray:
@@ -178,7 +212,10 @@ def prepare_chunk(
     sid_vals = source_id.astype(object).to_numpy()
     cand = np.flatnonzero(has_sid & ~checks.bad)
     cand_ids = pd.Series(sid_vals[cand], dtype=object)
-    dup = cand_ids.duplicated(keep="first").to_numpy() | cand_ids.isin(state.seen_ids).to_numpy()
+    dup = cand_ids.duplicated(keep="first").to_numpy()
+    if state.seen_ids:  # a set lookup per id: isin() would copy the whole set for every chunk
+        seen = state.seen_ids
+        dup = dup | np.fromiter((i in seen for i in cand_ids.tolist()), dtype=bool, count=len(cand_ids))
     state.seen_ids.update(cand_ids[~dup].tolist())
     dup_in_file = np.zeros(n, dtype=bool)
     dup_in_file[cand[dup]] = True
@@ -196,20 +233,17 @@ def prepare_chunk(
     rows["address"] = _str_or_none(address.iloc[g])
     src_cat = canon["source_category"].iloc[g].reset_index(drop=True)
     with state.timed("classify"):
-        if ctx.model is not None:
-            from gridgis.classifier import classify_with_model
-
-            cls = classify_with_model(ctx.taxonomy, rows["text"].astype("string"), src_cat, ctx.model,
-                                      settings.classifier_threshold)
-        else:
-            cls = ctx.taxonomy.classify(rows["text"].astype("string"), src_cat)
-    rows["category"] = cls["category"].astype(object).to_numpy()
-    rows["category_rule"] = cls["category_rule"].astype(object).to_numpy()
+        category, rule = _classify(ctx, rows["text"], src_cat)
+    rows["category"] = category
+    rows["category_rule"] = rule
     rows["source_category"] = _str_or_none(src_cat)
-    rtype = ctx.taxonomy.normalize_request_types(canon["request_type"].iloc[g].reset_index(drop=True))
-    rows["request_type"] = rtype.astype(object).where(rtype.notna(), None).to_numpy()
-    status, unknown_status = normalize_statuses(canon["status"].iloc[g].reset_index(drop=True))
-    rows["status"] = status
+    rt_codes, rtype = _per_distinct(canon["request_type"].iloc[g].reset_index(drop=True),
+                                    ctx.taxonomy.normalize_request_types)
+    rows["request_type"] = rtype.astype(object).where(rtype.notna(), None).to_numpy()[rt_codes]
+    st_codes, (status, unknown_status) = _per_distinct(
+        canon["status"].iloc[g].reset_index(drop=True).astype("string"), normalize_statuses)
+    rows["status"] = status[st_codes]
+    unknown_status = unknown_status[st_codes]
     rows["lng"] = np.round(lng[g], 7)
     rows["lat"] = np.round(lat[g], 7)
     rows["source_crs"] = loc.crs_name
@@ -231,17 +265,41 @@ def prepare_chunk(
     with state.timed("ids"):
         # Rows without a source id get one from what identifies the event: source, time, text, place.
         ident = _hash_rows(rows[["source", "created_at", "text", "address", "lng", "lat"]])
-        rows["source_id"] = np.where(has_sid[g], sid_vals[g], "h" + ident.astype(str))
-        rows["id"] = source + ":" + rows["source_id"].astype(str)
-        rows["content_hash"] = _hash_rows(rows[list(_HASHED)])
+        given = pa.array(source_id.iloc[g], type=pa.string(), from_pandas=True)
+        sid = pc.if_else(pa.array(has_sid[g]), given, pc.binary_join_element_wise("h", ident, ""))
+        rows["source_id"] = _as_str(sid)
+        rows["id"] = _as_str(pc.binary_join_element_wise(source + ":", sid, ""))
+        rows["content_hash"] = _as_str(_hash_rows(rows[list(_HASHED)]))
     rows = rows[list(STORED_FIELDS)]
+    by_rule: Counter = Counter()
+    for r, k in rows["category_rule"].value_counts().items():
+        by_rule[str(r).split(":")[0]] += int(k)
     counters = {
         "geocoded_by_level": pd.Series(level[g]).value_counts().to_dict(),
-        "classified_by_rule": pd.Series(rows["category_rule"]).str.split(":").str[0].value_counts().to_dict(),
+        "classified_by_rule": dict(by_rule),
         "per_category": rows["category"].value_counts().to_dict(),
         "outside_grids": int(pd.isna(rows["grid_code"]).sum()) if len(ctx.grids) else 0,
     }
     return rows, problems, counters
+
+
+def _classify(ctx: IngestContext, texts: pd.Series, source_categories: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(category, category_rule) per row, decided once per distinct (text, source category) pair: the
+    rules and the model look at one row at a time, and hotline exports repeat their texts."""
+    t_codes, t_uniques = pd.factorize(texts, use_na_sentinel=False)
+    # The labels as the taxonomy reads them (text), so 1 and 1.0 stay apart as they do there.
+    s_codes, s_uniques = pd.factorize(source_categories.astype("str"), use_na_sentinel=False)
+    codes, _ = pd.factorize(t_codes.astype(np.int64) * max(len(s_uniques), 1) + s_codes, use_na_sentinel=False)
+    _, first = np.unique(codes, return_index=True)
+    text = texts.iloc[first].reset_index(drop=True).astype("string")
+    labels = source_categories.iloc[first].reset_index(drop=True)
+    if ctx.model is not None:
+        from gridgis.classifier import classify_with_model
+
+        cls = classify_with_model(ctx.taxonomy, text, labels, ctx.model, ctx.settings.classifier_threshold)
+    else:
+        cls = ctx.taxonomy.classify(text, labels)
+    return (cls["category"].astype(object).to_numpy()[codes], cls["category_rule"].astype(object).to_numpy()[codes])
 
 
 def _extras(extra: pd.Series, raw_status: pd.Series, unknown_status: np.ndarray) -> np.ndarray:
@@ -276,6 +334,11 @@ def link_duplicates(store: Store, settings: Settings, *, batch_id: str | None = 
         new = rows.assign(created_at=pd.to_datetime(rows["created_at"], unit="s", utc=True))
     if new.empty:
         return pd.Series([], dtype=object)
+    return _find_repeats(settings, new, _known_rows(store, settings, new, batch_id, conn))
+
+
+def _known_rows(store: Store, settings: Settings, new: pd.DataFrame, batch_id: str | None, conn) -> pd.DataFrame:
+    """Stored requests of other batches that ``new`` rows may repeat: same time window, area, categories."""
     win = pd.Timedelta(days=settings.duplicate_days)
     pad = settings.duplicate_radius_m / 90_000  # degrees; generous at any latitude in China
     t_min, t_max = new["created_at"].min() - win, new["created_at"].max()
@@ -285,13 +348,45 @@ def link_duplicates(store: Store, settings: Settings, *, batch_id: str | None = 
                                  max_ts=int(t_max.timestamp()), bbox=bbox,
                                  categories_=sorted(new["category"].unique()), conn=conn)
     existing = existing[~existing["id"].isin(new["id"])]
-    known = _dedupe_input(existing).assign(duplicate_of=existing["duplicate_of"]).reset_index(drop=True)
+    return _dedupe_input(existing).assign(duplicate_of=existing["duplicate_of"]).reset_index(drop=True)
+
+
+def _find_repeats(settings: Settings, new: pd.DataFrame, known: pd.DataFrame) -> pd.Series:
     dup = find_duplicates(
         _dedupe_input(new), known,
         radius_m=settings.duplicate_radius_m, days=settings.duplicate_days,
         text_similarity=settings.duplicate_text_similarity,
     )
     return pd.Series(dup.to_numpy(dtype=object), index=new["id"].to_numpy())
+
+
+class BatchRows:
+    """What repeat linking needs of the rows an import stored or changed, kept as the chunks are written,
+    so that it need not read the whole batch back. A chunk that mixes stored or changed rows with unchanged
+    ones (which keep their old batch) makes the keeper give up: the batch is then read back instead."""
+
+    COLUMNS = ("id", "category", "created_at", "lng", "lat", "text", "geocode_level")
+
+    def __init__(self) -> None:
+        self.parts: list[pd.DataFrame] = []
+        self.complete = True
+
+    def add(self, rows: pd.DataFrame, counts: tuple[int, int, int]) -> None:
+        stored, updated, unchanged = counts
+        if not self.complete or stored + updated == 0:
+            return
+        if unchanged:
+            self.complete, self.parts = False, []
+            return
+        self.parts.append(pd.DataFrame({c: rows[c].copy() for c in self.COLUMNS}))  # not views of the chunk
+
+    def frame(self) -> pd.DataFrame:
+        """The kept rows as :meth:`Store.dedupe_rows` returns a batch (created_at as UTC datetimes)."""
+        if not self.parts:
+            return pd.DataFrame({c: pd.Series([], dtype=object) for c in self.COLUMNS})
+        out = pd.concat(self.parts, ignore_index=True)
+        out["created_at"] = pd.to_datetime(out["created_at"].to_numpy(dtype=np.int64), unit="s", utc=True)
+        return out
 
 
 def ingest_file(
@@ -318,10 +413,12 @@ def ingest_file(
     chunks = readers.iter_chunks(p, chunk_rows=chunk_rows, sheet=options.sheet, encoding=options.encoding)
 
     def run(conn) -> None:
-        batch_id = None
+        batch_id = hold = None
+        kept = BatchRows()
         if not options.dry_run:
             batch_id = store.insert_batch(str(p.name), _sha256(p), source, opts_record, conn=conn)
             report.batch_id = batch_id
+            hold = IndexHold(conn)  # SQLite: indexes set aside while a big import goes in, rebuilt below
 
         def write(rows: pd.DataFrame, problems: list[RowProblem]) -> tuple[int, int, int]:
             with state.timed("store"):
@@ -330,6 +427,8 @@ def ingest_file(
                     return int(new.sum()), int(changed.sum()), int(len(rows) - new.sum() - changed.sum())
                 counts = store.upsert_requests(batch_id, rows, conn=conn)
                 store.insert_rejects(batch_id, problems, conn=conn)
+                hold.wrote(counts[0])
+                kept.add(rows, counts)
                 return counts
 
         def collect(fut: Future) -> None:
@@ -361,16 +460,20 @@ def ingest_file(
                         report.duplicates += int(link_duplicates(store, settings, rows=rows, conn=conn).notna().sum())
                 else:
                     pending = pool.submit(write, rows, problems)
+                del rows
                 if progress:
                     progress(len(chunk.frame))
                 if options.fail_after_chunks is not None and n_chunk >= options.fail_after_chunks:
                     raise InjectedFailure(f"injected failure after chunk {n_chunk}")
             if pending is not None:
                 collect(pending)
-        if batch_id:
-            # Repeats are linked once the whole file is in: every row sees every other, whatever the order.
-            with state.timed("dedupe"):
-                report.duplicates = len(_link_batch(store, settings, batch_id, conn))
+            state.seen_ids.clear()  # the file is read: its ids are in the rows now (memory for the linking)
+            if batch_id:
+                # Repeats are linked once the whole file is in: every row sees every other, whatever the order.
+                with state.timed("dedupe"):
+                    report.duplicates = _link_file_batch(store, settings, batch_id, conn, kept, hold, pool)
+                if hold.rebuild_s:
+                    state.timings["indexes"] += hold.rebuild_s  # overlaps the "dedupe" stage
         report.timings.update(state.timings)
         if batch_id:
             store.finish_batch(batch_id, report.to_dict(), conn=conn)
@@ -380,7 +483,7 @@ def ingest_file(
             run(conn)
     else:
         try:
-            with store.write() as conn, store.bulk_write(conn):
+            with store.write() as conn, store.bulk_write(conn), deferred_counts(conn):
                 run(conn)
         except Exception as exc:
             _record_failed(store, p, source, opts_record, exc)
@@ -404,6 +507,31 @@ def _tally(report: IngestReport, n_read: int, problems: list[RowProblem], counte
     report.geocoded_by_level.update(counters["geocoded_by_level"])
     report.classified_by_rule.update(counters["classified_by_rule"])
     report.per_category.update(counters["per_category"])
+
+
+def _link_file_batch(store: Store, settings: Settings, batch_id: str, conn, kept: BatchRows, hold: IndexHold,
+                     pool: ThreadPoolExecutor) -> int:
+    """Link a file's stored repeats (duplicate_of) inside its transaction; returns how many were linked.
+
+    The writer thread counts the new rows in ``demand_counts`` and rebuilds the indexes set aside for the
+    load (SQLite works without the GIL) while the repeats are computed here; rows are updated after.
+    """
+    new = kept.frame() if kept.complete else store.dedupe_rows(batch_id=batch_id, conn=conn)
+    known = _known_rows(store, settings, new, batch_id, conn) if len(new) else None
+
+    def settle() -> None:  # the new rows' demand counts, then the indexes (before any row is updated)
+        flush_deferred_counts(conn)
+        hold.restore()
+
+    restoring = pool.submit(settle)
+    try:
+        dup = _find_repeats(settings, new, known) if len(new) else pd.Series([], dtype=object)
+    finally:
+        wait([restoring])
+    restoring.result()
+    linked = dup[dup.notna()]
+    store.set_duplicates(linked.index.tolist(), linked.tolist(), conn=conn)
+    return len(linked)
 
 
 def _link_batch(store: Store, settings: Settings, batch_id: str, conn) -> pd.Series:

@@ -35,11 +35,20 @@ def blank_null_tokens(frame: pd.DataFrame) -> pd.DataFrame:
     """Set placeholder values such as NULL, NaN, N/A or "-" to missing, column by column."""
     out = frame.copy()
     for name in out.columns:
+        if _holds_no_text(out[name].dtype):
+            continue  # a number, boolean or datetime column has no placeholder text to blank
         s = out[name].astype("string").str.strip().str.lower()
         mask = s.isin(NULL_TOKENS).to_numpy(dtype=bool)
         if mask.any():
             out[name] = out[name].mask(mask)
     return out
+
+
+def _holds_no_text(dtype) -> bool:
+    return (
+        pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_datetime64_any_dtype(dtype)
+    ) and not pd.api.types.is_object_dtype(dtype)
 
 
 class RowChecks:

@@ -175,7 +175,7 @@ def items(service: OgcService, cid: str, base: str, args: Args) -> tuple[dict, s
     links = [*_self_links(url, args, GEOJSON),
              link(f"{base}/collections/{cid}", "collection", JSON, coll.title)]
     returned = len(page.ids)
-    if q.offset + returned < page.matched:
+    if page.more:
         # The keyset position lets the next page start there directly, however deep (offset stays for clients
         # that count pages).
         links.append(link(_url(url, args, offset=q.offset + returned, limit=q.limit, after=page.cursor), "next",
@@ -184,8 +184,10 @@ def items(service: OgcService, cid: str, base: str, args: Args) -> tuple[dict, s
         prev = max(q.offset - q.limit, 0)
         links.append(link(_url(url, args, offset=prev or None, limit=q.limit, after=None), "prev", GEOJSON,
                           "上一页 / previous page"))
-    doc = {"type": "FeatureCollection", "features": features(page, q.crs),
-           "numberMatched": page.matched, "numberReturned": returned,
+    # numberMatched is left out when it is not cheap to know (Part 1 allows it; see requests_count).
+    counts = {"numberReturned": returned} if page.matched is None else {"numberMatched": page.matched,
+                                                                        "numberReturned": returned}
+    doc = {"type": "FeatureCollection", "features": features(page, q.crs), **counts,
            "timeStamp": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"), "links": links}
     return doc, q.crs
 

@@ -21,7 +21,7 @@ from gridgis.heatmap.filters import Filters
 from gridgis.ogcapi.crs import bbox_boxes
 from gridgis.ogcapi.query import ItemQuery
 from gridgis.ogcapi.requests_source import iso_times
-from gridgis.privacy import SENSITIVE_CATEGORIES, scrub_text
+from gridgis.privacy import suppress_small_counts
 from gridgis.storage.store import Store
 
 CONFIDENCE = {3: ("hot-99", "热点 99% 置信 / hot spot, 99 % confidence"),
@@ -80,17 +80,13 @@ def _iso(values, tz: str) -> np.ndarray:
     return iso_times(pd.to_datetime(pd.Series(values, dtype="int64"), unit="s", utc=True), tz)
 
 
-def _nullable_int(values: np.ndarray, keep: np.ndarray) -> pd.Series:
-    return pd.Series(pd.array(np.where(keep, values, 0), dtype="Int64")).mask(~keep)
-
-
 def cells_frame(store: Store, settings: Settings, res: int, time) -> FeatureFrame:
     """Requests and issues per cell at ``res`` over the period; cells below k left out; busiest first."""
     from gridgis.heatmap.aggregate import cell_totals
 
     tz = settings.timezone
     df = cell_totals(store, res, _period(time, tz), tz=tz)
-    df = df[df["requests"] >= settings.export_min_count_k]
+    df = suppress_small_counts(df, settings.export_min_count_k)
     df = df.sort_values(["requests", "cell_id"], ascending=[False, True], kind="stable")
     props = pd.DataFrame({
         "cell_id": df["cell_id"].to_numpy(dtype=object), "res": np.full(len(df), res, dtype=np.int64),
@@ -120,27 +116,27 @@ def hotspots_frame(store: Store, settings: Settings, res: int, time) -> FeatureF
     n = y[sig].astype(np.int64)
     props = pd.DataFrame({
         "cell_id": grid.cells_to_str(study[sig]), "res": np.full(sig.size, res, dtype=np.int64),
-        "requests": _nullable_int(n, n >= settings.export_min_count_k),
-        "z": np.round(gi.z[sig], 3), "p": np.round(gi.p[sig], 5), "bin": bins,
+        "requests": n, "z": np.round(gi.z[sig], 3), "p": np.round(gi.p[sig], 5), "bin": bins,
         "confidence": np.array([CONFIDENCE[b][0] for b in bins.tolist()], dtype=object),
         "label": np.array([CONFIDENCE[b][1] for b in bins.tolist()], dtype=object),
     })
+    props = suppress_small_counts(props, settings.export_min_count_k, withhold=True)
     return FeatureFrame(props["cell_id"].to_numpy(dtype=object), props, grid.cells_to_polygons(study[sig]))
 
 
 def projects_frame(store: Store, settings: Settings, time) -> FeatureFrame:
-    """Ranked project candidates with at least k requests; texts scrubbed, sensitive ones replaced."""
+    """Ranked project candidates with at least k requests; texts and keywords as the export publishes them
+    (numbers and the candidates' reporters' names masked, sensitive texts replaced)."""
+    from gridgis.export.candidates import TEXT_COLUMNS, public_candidates
     from gridgis.heatmap.projects import find_candidates
 
-    t = find_candidates(store, settings, _period(time, settings.timezone)).table
-    t = t[t["requests"] >= settings.export_min_count_k]
+    res = 10  # find_candidates' default resolution: its cell_ids are at this resolution
+    t = find_candidates(store, settings, _period(time, settings.timezone), res=res).table
+    t = public_candidates(store, suppress_small_counts(t, settings.export_min_count_k), res)
     cols = ["rank", "candidate_id", "category", "category_zh", "category_en", "score", "requests", "issues",
-            "households", "cells", "area_ha", "z_max", "trend", "trend_zh", "grid_names", "keywords"]
+            "households", "cells", "area_ha", "z_max", "trend", "trend_zh", "grid_names", "keywords",
+            *TEXT_COLUMNS]
     props = pd.DataFrame({c: t[c].to_numpy(dtype=object if t[c].dtype.kind not in "if" else None) for c in cols})
-    sensitive = t["category"].isin(SENSITIVE_CATEGORIES).to_numpy(dtype=bool)
-    for c in ("text_1", "text_2", "text_3"):
-        text = scrub_text(t[c].reset_index(drop=True))
-        props[c] = text.mask(pd.Series(sensitive), t["category_zh"].reset_index(drop=True)).astype(object)
     geoms = t.geometry.to_numpy()
     single = shapely.get_type_id(geoms) == 3
     geoms[single] = [shapely.MultiPolygon([g]) for g in geoms[single]]  # one geometry type per collection

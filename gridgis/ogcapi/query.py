@@ -17,9 +17,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from gridgis.errors import InvalidInputError
+from gridgis.heatmap.periods import check_filter_time
 from gridgis.ogcapi.crs import CRS84, bbox_to_crs84, check_crs
 
 DEFAULT_LIMIT = 10
+MAX_OFFSET = 10**9
 MAX_LIMIT = 10_000
 FORMATS = ("json", "html")
 ITEM_FORMATS = ("json", "geojson", "html")
@@ -77,13 +79,15 @@ def check_format(args: Mapping[str, Sequence[str]], formats: Sequence[str] = FOR
     return f
 
 
-def _int(raw: str, name: str, minimum: int) -> int:
+def _int(raw: str, name: str, minimum: int, maximum: int | None = None) -> int:
     try:
         v = int(raw.strip())
     except ValueError as exc:
         raise InvalidInputError(f"参数 {name} 须为整数 / {name} must be an integer, got {raw!r}", field=name) from exc
     if v < minimum:
         raise InvalidInputError(f"参数 {name} 须不小于 {minimum} / {name} must be ≥ {minimum}, got {v}", field=name)
+    if maximum is not None and v > maximum:
+        raise InvalidInputError(f"参数 {name} 须不大于 {maximum} / {name} must be ≤ {maximum}, got {v}", field=name)
     return v
 
 
@@ -122,7 +126,7 @@ def _instant(raw: str, tz: str, end: bool) -> pd.Timestamp:
             f"datetime must be an RFC 3339 date-time or interval such as 2026-03-01T08:00:00Z or "
             f"2026-03-01/2026-03-31, got {raw!r}",
             field="datetime") from exc
-    t = t.tz_localize(tz) if t.tzinfo is None else t
+    t = check_filter_time(t.tz_localize(tz) if t.tzinfo is None else t, "datetime", raw)
     if m.group(2) is None and end:
         t = t + pd.Timedelta(days=1)
     return t
@@ -193,7 +197,8 @@ def parse_items(args: Mapping[str, Sequence[str]], queryables: Mapping[str, str]
     f = check_format(args, ITEM_FORMATS)
     raw_limit, raw_offset = _one(args, "limit"), _one(args, "offset")
     limit = DEFAULT_LIMIT if raw_limit is None else min(_int(raw_limit, "limit", 1), MAX_LIMIT)
-    offset = 0 if raw_offset is None else _int(raw_offset, "offset", 0)
+    # past 2**63 the database driver overflows (a 500); no collection has a billion features
+    offset = 0 if raw_offset is None else _int(raw_offset, "offset", 0, MAX_OFFSET)
     crs = check_crs(_one(args, "crs"), "crs")
     bbox_crs = check_crs(_one(args, "bbox-crs"), "bbox-crs")
     raw_bbox = _one(args, "bbox")

@@ -1,15 +1,14 @@
-"""Pages of requests for the OGC API straight from SQL: one WHERE for COUNT and the page, privacy applied.
+"""Pages of requests for the OGC API straight from SQL, privacy applied; conditions shared with the count.
 
-- **Never every row.** ``numberMatched`` is a ``COUNT(*)`` and the page a ``LIMIT`` query with the
-  same conditions, ordered by (created_at, id) so pages never overlap or skip. ``next`` links carry
-  the keyset position of the page's last row (``after``), so walking them costs the same on every
-  page; an explicit deep ``offset`` finds the page's first ``created_at`` on the created_at index
-  alone instead of reading every skipped row (``_page_start``).
-- **bbox.** Counted through the H3 cell columns and their indexes (cells wholly inside the box by id,
-  compacted to coarser parents; cells on its edge tested exactly) — a box covering most of the data
-  through its complement, which has fewer cells. Pages of small boxes are read the same way, pages
-  of large ones by coordinate ranges on the time-ordered scan (most rows match). All give the same
-  rows and counts (tests compare them with the stored points).
+- **Never every row.** The page is a ``LIMIT`` query ordered by (created_at, id) so pages never overlap
+  or skip. ``next`` links carry the keyset position of the page's last row (``after``), so walking them
+  costs the same on every page; an explicit deep ``offset`` finds the page's first ``created_at`` on
+  the created_at index alone instead of reading every skipped row (``_page_start``). numberMatched is
+  :mod:`gridgis.ogcapi.requests_count`'s job.
+- **bbox.** Pages of small boxes are read through the H3 cell columns and their indexes (cells wholly
+  inside by id, compacted to coarser parents; cells on its edge tested exactly), pages of large ones by
+  coordinate ranges on the time-ordered scan (most rows match). Both give the same rows (tests compare
+  them with the stored points).
 - **Snapped points** (``export_snap_points``): a request matches a bbox when its *published* point,
   the centre of its cell, does — filtering on the exact point would let a client locate it by
   shrinking boxes.
@@ -25,9 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import and_, false, func, not_, or_, select
+from sqlalchemy import and_, false, func, or_, select
 
 from gridgis import grid
+from gridgis.export import prepare
 from gridgis.heatmap.demand_query import cell_expr
 from gridgis.heatmap.filters import zone_cells
 from gridgis.ogcapi.crs import bbox_boxes
@@ -41,7 +41,6 @@ READ_COLUMNS = ["id", "created_at", "text", "address", "category", "request_type
 # reporter_name is read only to mask it where the reporter wrote it into the text; it is dropped after.
 ORDER = [req_t.c.created_at, req_t.c.id]
 SMALL_AREA = 0.10  # share of the data's extent below which a bbox page is read through the cell indexes
-BIG_AREA = 0.50  # above this share a bbox is counted through its complement (fewer cells to count)
 EXTENT_PAD = 0.02  # degrees (~2 km, more than a res-7 cell) around the data: snapped centres stay inside
 _DEEP_OFFSET = 2_000
 _WINDOW = 1_000
@@ -80,36 +79,32 @@ def _ids(cells: np.ndarray) -> list[int]:
     return cells.astype(np.int64).tolist()
 
 
-def _cells_condition(region: shapely.Geometry, area: shapely.Geometry, ranges, fine: int, snapped: bool,
-                     inside: bool = True):
-    """Rows whose published point lies in ``region`` through the cell columns: cells wholly inside by id
-    (compacted to parents), cells on its edge tested exactly. ``region`` is the bbox's ``area`` itself
-    (``inside``) or its complement, whose edge cells keep the rows *outside* the area."""
+def _cells_condition(area: shapely.Geometry, ranges, fine: int, snapped: bool):
+    """Rows whose published point lies in ``area`` through the cell columns: cells wholly inside by id
+    (compacted to parents), cells on its edge tested exactly (their centre, or the point's ``ranges``)."""
     r = req_t.c
-    inner, crossed = zone_cells(region, fine)
+    inner, crossed = zone_cells(area, fine)
     conds = [cell_expr(req_t, res, fine).in_(_ids(c)) for res, c in inner.items()]
     if crossed.size:
         if snapped:
-            hit = _centres_inside(area, crossed)
-            keep = crossed[hit if inside else ~hit]
+            keep = crossed[_centres_inside(area, crossed)]
             if keep.size:
                 conds.append(r.cell.in_(_ids(keep)))
         else:
-            conds.append(and_(r.cell.in_(_ids(crossed)), ranges if inside else not_(ranges)))
+            conds.append(and_(r.cell.in_(_ids(crossed)), ranges))
     return or_(*conds) if conds else false()
 
 
 @dataclass(frozen=True)
 class Where:
-    """The conditions of one items query. ``page`` selects the rows (read in created_at order);
-    numberMatched is COUNT(``count``), or with ``subtract`` COUNT(``base``) − COUNT(``count``): a large
-    bbox is counted through its smaller complement. None means no condition."""
+    """The conditions of one items query: ``base`` (time and property filters) and ``page`` (with the
+    bbox), read in created_at order; ``boxes`` the bbox cut to the data's extent (None: no bbox, or one
+    holding all the data). None conditions mean none."""
 
     base: Any = None
     page: Any = None
-    count: Any = None
-    subtract: bool = False
     by_cells: bool = False  # the page condition goes through the cell indexes (which also hold created_at)
+    boxes: tuple[tuple[float, float, float, float], ...] | None = None
 
 
 def _and(*conds):
@@ -117,38 +112,46 @@ def _and(*conds):
     return and_(*conds) if conds else None
 
 
-def bbox_conditions(bbox: tuple[float, float, float, float], extent: tuple[float, float, float, float] | None,
-                    fine: int, snapped: bool) -> tuple[Any, Any, bool, bool]:
-    """(page condition, count condition, subtract, page by cells) for requests whose published point is in
-    a CRS84 bbox."""
+def clip_boxes(bbox: tuple[float, float, float, float], extent: tuple[float, float, float, float] | None
+               ) -> tuple[tuple[float, float, float, float], ...] | None:
+    """The CRS84 bbox (split at the antimeridian) cut to the data's padded extent: () when it holds no
+    data, None when it holds all of it."""
     if extent is None:
-        return false(), false(), False, False
+        return ()
+    x0, y0, x1, y1 = extent
+    data = (x0 - EXTENT_PAD, y0 - EXTENT_PAD, x1 + EXTENT_PAD, y1 + EXTENT_PAD)
+    out = []
+    for b in bbox_boxes(bbox):
+        cut = (max(b[0], data[0]), max(b[1], data[1]), min(b[2], data[2]), min(b[3], data[3]))
+        if cut[0] < cut[2] and cut[1] < cut[3]:
+            if cut == data:
+                return None
+            out.append(cut)
+    return tuple(out)
+
+
+def bbox_conditions(bbox: tuple[float, float, float, float], extent: tuple[float, float, float, float] | None,
+                    fine: int, snapped: bool) -> tuple[Any, bool]:
+    """(page condition, page by cells) for requests whose published point is in a CRS84 bbox."""
+    boxes = clip_boxes(bbox, extent)
+    if boxes is None:
+        return None, False
+    if not boxes:
+        return false(), False
     x0, y0, x1, y1 = extent
     data = shapely.box(x0 - EXTENT_PAD, y0 - EXTENT_PAD, x1 + EXTENT_PAD, y1 + EXTENT_PAD)
-    area = shapely.intersection(shapely.union_all([shapely.box(*b) for b in bbox_boxes(bbox)]), data)
-    if area.is_empty or area.area == 0:
-        return false(), false(), False, False
-    if area.equals(data):
-        return None, None, False, False
+    area = shapely.union_all([shapely.box(*b) for b in boxes])
     r = req_t.c
     ranges = or_(*[and_(r.lng.between(b[0], b[2]), r.lat.between(b[1], b[3])) for b in bbox_boxes(bbox)])
-    share = area.area / data.area
-    by_cells = _cells_condition(area, area, ranges, fine, snapped) if share <= BIG_AREA else None
-    if share < SMALL_AREA:
-        page = by_cells
-    elif not snapped:
-        page = ranges
-    else:
-        # Points in the box whose cell centre is outside go; points outside whose centre is inside come in.
-        edge = _boundary_cells(area, fine)
-        inside = _centres_inside(area, edge)
-        page = ranges if inside.all() else and_(ranges, r.cell.not_in(_ids(edge[~inside])))
-        page = or_(page, r.cell.in_(_ids(edge[inside]))) if inside.any() else page
-    small = share < SMALL_AREA
-    if by_cells is not None:
-        return page, by_cells, False, small
-    outside = shapely.difference(data, area)
-    return page, _cells_condition(outside, area, ranges, fine, snapped, inside=False), True, small
+    if area.area / data.area < SMALL_AREA:
+        return _cells_condition(area, ranges, fine, snapped), True
+    if not snapped:
+        return ranges, False
+    # Points in the box whose cell centre is outside go; points outside whose centre is inside come in.
+    edge = _boundary_cells(area, fine)
+    inside = _centres_inside(area, edge)
+    page = ranges if inside.all() else and_(ranges, r.cell.not_in(_ids(edge[~inside])))
+    return (or_(page, r.cell.in_(_ids(edge[inside]))) if inside.any() else page), False
 
 
 def where_clause(query: ItemQuery, extent, fine: int, snapped: bool) -> Where:
@@ -164,23 +167,9 @@ def where_clause(query: ItemQuery, extent, fine: int, snapped: bool) -> Where:
     conds += [r[name] == value for name, value in query.filters]
     base = _and(*conds)
     if query.bbox is None:
-        return Where(base, base, base)
-    page, counted, subtract, by_cells = bbox_conditions(query.bbox, extent, fine, snapped)
-    return Where(base, _and(base, page), _and(base, counted), subtract, by_cells)
-
-
-def matched(store: Store, where: Where) -> int:
-    """numberMatched of the query (exact)."""
-    n = count(store, where.count)
-    return count(store, where.base) - n if where.subtract else n
-
-
-def count(store: Store, where) -> int:
-    q = select(func.count()).select_from(req_t)
-    if where is not None:
-        q = q.where(where)
-    with store.read() as conn:
-        return int(conn.execute(q).scalar())
+        return Where(base, base)
+    page, by_cells = bbox_conditions(query.bbox, extent, fine, snapped)
+    return Where(base, _and(base, page), by_cells, clip_boxes(query.bbox, extent))
 
 
 def _page_start(store: Store, where, offset: int):
@@ -249,7 +238,7 @@ def publish(rows: pd.DataFrame, *, names: dict[str, str], snapped: bool, tz: str
     props = pd.DataFrame({
         "created_at": iso_times(pub["created_at"], tz),
         "category": pub["category"].astype(object),
-        "category_name": pub["category"].map(names).fillna(pub["category"]).astype(object),
+        "category_name": [names.get(c, c) for c in pub["category"].tolist()],
         "request_type": pub["request_type"].astype(object),
         "status": pub["status"].astype(object),
         "text": pub["text"].astype(object),
@@ -265,13 +254,5 @@ def publish(rows: pd.DataFrame, *, names: dict[str, str], snapped: bool, tz: str
 
 
 def iso_times(times: pd.Series, tz: str) -> np.ndarray:
-    """tz-aware times → "2026-03-05T19:42:00+08:00" in ``tz``, formatted by numpy (pandas' strftime is
-    a Python loop)."""
-    if times.empty:
-        return np.empty(0, dtype=object)
-    utc = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[s]")
-    wall = times.dt.tz_convert(tz).dt.tz_localize(None).to_numpy().astype("datetime64[s]")
-    offsets, which = np.unique((wall - utc).astype(np.int64), return_inverse=True)
-    suffix = np.array([f"{'+' if o >= 0 else '-'}{abs(o) // 3600:02d}:{abs(o) % 3600 // 60:02d}" for o in offsets],
-                      dtype=object)[which]
-    return np.datetime_as_string(wall, unit="s").astype(object) + suffix
+    """tz-aware times → "2026-03-05T19:42:00+08:00" in ``tz`` (:func:`gridgis.export.prepare.iso_times`)."""
+    return prepare.iso_times(times, tz)

@@ -20,6 +20,7 @@ from gridgis.config import Settings
 from gridgis.errors import NotFoundError
 from gridgis.ogcapi import collections as cols
 from gridgis.ogcapi import frames
+from gridgis.ogcapi import requests_count as rc
 from gridgis.ogcapi import requests_source as rq
 from gridgis.ogcapi.query import ItemQuery
 from gridgis.storage.store import Store
@@ -29,13 +30,15 @@ _MEMO_SIZE = 64
 
 @dataclass
 class Page:
-    """Features of one response (CRS84 geometries) and how many matched in all."""
+    """Features of one response (CRS84 geometries), how many matched in all (None: not cheap to know) and
+    whether more follow."""
 
     ids: np.ndarray
     props: pd.DataFrame
     geoms: np.ndarray
-    matched: int
+    matched: int | None
     cursor: str | None = None  # keyset position after the last feature (requests), for the next link
+    more: bool = False
 
 
 def _has_projects() -> bool:
@@ -118,28 +121,42 @@ class OgcService:
 
     # -- features -------------------------------------------------------------------------------------
     def page(self, cid: str, query: ItemQuery) -> Page:
-        """The features of one items request and numberMatched (exact)."""
+        """The features of one items request and numberMatched (exact, or None when not cheap to know)."""
         coll = self.collection(cid)
         if coll.id == "requests":
             return self._requests_page(query)
         frame = self.frame(coll, query.time)
         idx = np.flatnonzero(frame.mask(query))
         part = frame.take(idx[query.offset: query.offset + query.limit])
-        return Page(part.ids, part.props, part.geoms, int(idx.size))
+        return Page(part.ids, part.props, part.geoms, int(idx.size), more=query.offset + len(part) < idx.size)
 
     def _requests_page(self, query: ItemQuery) -> Page:
         snapped, v = self.settings.export_snap_points, self.version()
         # The conditions too are kept: a bbox's cells take a while to list, and each page of it needs them.
         where = self._remember(("where", query.key()),
                                lambda: rq.where_clause(query, self.extent(v)[0], self.fine_res, snapped), v)
-        matched = self._remember(("count", query.key()), lambda: rq.matched(self.store, where), v)
-        if query.after is None and query.offset >= matched:
-            rows = rq.fetch(self.store, where, 0, 0)
+        rows = rq.fetch(self.store, where, query.limit + 1, query.offset, query.after)  # one more: is there a next?
+        more = len(rows) > query.limit
+        rows = rows.iloc[:query.limit]
+        if query.after is None and not more and (len(rows) or query.offset == 0):
+            matched = query.offset + len(rows)  # the last page says how many there are
         else:
-            rows = rq.fetch(self.store, where, query.limit, query.offset, query.after)
+            matched = self._remember(("count", query.key()), lambda: self._count(query, where, v), v)
         ids, props, geoms = rq.publish(rows, names=self.category_names(v), snapped=snapped,
                                        tz=self.settings.timezone)
-        return Page(ids, props, geoms, matched, rq.cursor_after(rows))
+        return Page(ids, props, geoms, matched, rq.cursor_after(rows), more)
+
+    def _count(self, query: ItemQuery, where: rq.Where, version: str) -> int | None:
+        """numberMatched of a requests query (see :mod:`gridgis.ogcapi.requests_count`)."""
+        if not rc.countable(query.filters, self.fine_res):
+            return rc.capped_count(self.store, where.page, rc.count_cap(query.limit))
+        totals = self._remember(("totals", query.time, query.filters),
+                                lambda: rc.cell9_totals(self.store, query.time, query.filters,
+                                                        self.extent(version)[1]), version)
+        if where.boxes is None:
+            return totals.total
+        return rc.bbox_matched(self.store, totals, list(where.boxes), self.fine_res,
+                               self.settings.export_snap_points, where.base)
 
     def feature(self, cid: str, fid: str) -> Page:
         """One feature by id; NotFoundError when the collection has none with that id."""

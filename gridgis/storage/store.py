@@ -18,8 +18,12 @@ from gridgis.errors import NotFoundError, StorageError
 from gridgis.models import RowProblem
 from gridgis.storage import migrate
 from gridgis.storage.demand_counts import BULK_KEY, add_demand_counts
-from gridgis.storage.engine import make_engine, safe_url
+from gridgis.storage.engine import check_connection, make_engine, safe_url
 from gridgis.storage.frames import _column_lists, result_frame
+from gridgis.storage.pgcopy import copy_frame
+from gridgis.storage.pgcopy import stored_hashes as pg_stored_hashes
+from gridgis.storage.postgis import bbox_condition, is_postgresql
+from gridgis.storage.request_store import RequestStoreMixin
 from gridgis.storage.schema import (
     categories,
     cell_households,
@@ -27,10 +31,13 @@ from gridgis.storage.schema import (
     ingest_batches,
     meta,
     rejects,
+    request_events,
     requests,
     zone_history,
 )
+from gridgis.storage.sqlite_bulk import insert_rows, stored_hashes
 from gridgis.storage.token_store import TokenStoreMixin
+from gridgis.storage.user_store import UserStoreMixin
 from gridgis.storage.zone_store import ZoneStoreMixin
 
 # Columns an import writes; the workflow's own columns (status_changed_at) are left to gridgis.workflow.
@@ -54,7 +61,7 @@ def from_epoch_seconds(values, tz: str = "UTC") -> pd.Series:
     return pd.to_datetime(pd.Series(values, dtype="int64"), unit="s", utc=True).dt.tz_convert(tz)
 
 
-class Store(ZoneStoreMixin, TokenStoreMixin):
+class Store(ZoneStoreMixin, TokenStoreMixin, RequestStoreMixin, UserStoreMixin):
     """All reads and writes of gridgis data. Construct with :func:`open_store` or ``Store(engine)``."""
 
     def __init__(self, engine: Engine, *, check_schema: bool = True) -> None:
@@ -69,6 +76,7 @@ class Store(ZoneStoreMixin, TokenStoreMixin):
     def from_url(cls, url: str, *, create: bool = False) -> Store:
         engine = make_engine(url)
         if create:
+            check_connection(engine)
             try:
                 migrate.upgrade(engine)
             except SQLAlchemyError as exc:
@@ -100,8 +108,12 @@ class Store(ZoneStoreMixin, TokenStoreMixin):
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        """One read transaction: every query in it sees the same snapshot (SQLite's WAL read transaction;
+        REPEATABLE READ on PostgreSQL, whose default gives each statement its own)."""
         try:
             with self.engine.connect() as conn:
+                if is_postgresql(conn):
+                    conn.execution_options(isolation_level="REPEATABLE READ")
                 yield conn
         except SQLAlchemyError as exc:
             raise StorageError(f"数据库读取失败 / database read failed: {exc}") from exc
@@ -219,6 +231,10 @@ class Store(ZoneStoreMixin, TokenStoreMixin):
         out: dict[str, str] = {}
         ids = list(ids)
         with self._using(conn) as c:
+            if c.dialect.name == "sqlite" and (found := stored_hashes(c, ids)) is not None:
+                return found  # one JSON array parameter: no SQL compiled per id
+            if is_postgresql(c):  # one text[] parameter (= ANY), likewise
+                return pg_stored_hashes(c, ids)
             for i in range(0, len(ids), _ID_CHUNK):
                 part = ids[i : i + _ID_CHUNK]
                 q = select(requests.c.id, requests.c.content_hash).where(requests.c.id.in_(part))
@@ -250,8 +266,8 @@ class Store(ZoneStoreMixin, TokenStoreMixin):
                     todo["batch_id"] = batch_id
                     todo["ingested_at"] = ts
                     todo["updated_at"] = ts
-                    if upsert:  # rare: the update trigger moves their counts
-                        self._insert_requests(c, todo, upsert=True)
+                    if upsert:  # rare: the update trigger moves their counts; app statuses kept (request_store)
+                        self._upsert_changed_requests(c, todo, batch_id, ts)
                         continue
                     # New rows: their counts are added set-wise, not by the per-row insert trigger.
                     self.set_meta(BULK_KEY, batch_id, conn=c)
@@ -278,8 +294,15 @@ class Store(ZoneStoreMixin, TokenStoreMixin):
                 c.execute(insert(rejects), records)
 
     def _insert_requests(self, conn: Connection, frame: pd.DataFrame, *, upsert: bool) -> None:
-        """Bulk INSERT through the driver's executemany (a plain insert for new ids is the fast path)."""
+        """Bulk INSERT through the driver's executemany (a plain insert for new ids is the fast path);
+        new rows on PostgreSQL go through COPY instead (gridgis.storage.pgcopy)."""
         cols = REQUEST_COLUMNS
+        if not upsert and is_postgresql(conn):
+            copy_frame(conn, "requests", frame, cols)
+            return
+        if not upsert and conn.dialect.name == "sqlite":  # constants as literals, columns converted at once
+            insert_rows(conn, "requests", frame, cols)
+            return
         style = conn.dialect.paramstyle
         ph = ", ".join(["?"] * len(cols)) if style == "qmark" else ", ".join(["%s"] * len(cols))
         sql = f"INSERT INTO requests ({', '.join(cols)}) VALUES ({ph})"
@@ -319,7 +342,7 @@ class Store(ZoneStoreMixin, TokenStoreMixin):
         if min_ts is not None and max_ts is not None:
             q = q.where(requests.c.created_at.between(min_ts, max_ts))
         if bbox is not None:
-            q = q.where(requests.c.lng.between(bbox[0], bbox[2]), requests.c.lat.between(bbox[1], bbox[3]))
+            q = q.where(bbox_condition(requests, bbox, conn or self.engine))  # PostGIS on PostgreSQL
         if categories_ is not None:
             q = q.where(requests.c.category.in_(list(categories_)))
         names = ["id", "category", "created_at", "lng", "lat", "text", "duplicate_of", "geocode_level"]
@@ -406,7 +429,8 @@ class Store(ZoneStoreMixin, TokenStoreMixin):
         """Counts for the status page and `gridgis db status`."""
         with self.read() as conn:
             n = conn.execute(select(func.count()).select_from(requests)).scalar()
-            by_cat = dict(conn.execute(select(requests.c.category, func.count()).group_by(requests.c.category)).all())
+            by_cat = dict(conn.execute(select(requests.c.category, func.count()).group_by(requests.c.category)
+                                       .order_by(requests.c.category)).all())  # same order on every backend
             span = conn.execute(select(func.min(requests.c.created_at), func.max(requests.c.created_at))).one()
             n_dup = conn.execute(
                 select(func.count()).select_from(requests).where(requests.c.duplicate_of.is_not(None))
@@ -430,7 +454,8 @@ class Store(ZoneStoreMixin, TokenStoreMixin):
 
         One query over small tables and indexed columns (~0.1 ms at 1 M requests, where a row count would
         cost ~6 ms), so the web layer can check it on every call for ETag/Last-Modified. Requests change
-        only through ingest batches, which the batch count and times capture.
+        only through ingest batches, which the batch count and times capture, and workflow status changes,
+        each of which appends a ``request_events`` row.
         """
         parts = [
             select(func.count()).select_from(ingest_batches),
@@ -445,9 +470,11 @@ class Store(ZoneStoreMixin, TokenStoreMixin):
             select(func.max(categories.c.color)),
             select(func.count()).select_from(cell_households),
             select(func.max(cell_households.c.updated_at)),
+            select(func.max(request_events.c.id)),  # workflow status changes (never deleted)
+            select(func.max(request_events.c.at)),
         ]
         with self.read() as conn:
             v = conn.execute(select(*(p.scalar_subquery() for p in parts))).one()
         token = "-".join("" if x is None else str(x) for x in v)
-        times = [int(x) for x in (v[1], v[2], v[5], v[7], v[11]) if x is not None]
+        times = [int(x) for x in (v[1], v[2], v[5], v[7], v[11], v[13]) if x is not None]
         return token, max(times, default=0)

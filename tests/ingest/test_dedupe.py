@@ -500,3 +500,17 @@ def test_hotline_boilerplate_does_not_make_unrelated_tickets_similar():
                  "市民来电反映：芳华街夜市烧烤油烟太重，窗户都不敢开。市民诉求：请尽快答复。"],
     })
     assert find_duplicates(df).isna().all()
+
+
+def test_repeated_texts_are_normalised_once_each_with_the_same_result():
+    import pyarrow as pa
+
+    from gridgis.ingest.dedupe import _normalise, _normalise_each
+
+    call = "市民来电反映：３栋 路灯不亮！"
+    texts = pa.chunked_array([[call, None, "ＡＢＣ噪音", call] * 50, ["请尽快处理 楼道堆物", "ＡＢＣ噪音"]])
+    once = _normalise(texts)  # 4 distinct texts in 202: the dictionary path
+    assert once.to_pylist() == _normalise_each(texts.fill_null("")).to_pylist()
+    assert once.to_pylist()[:3] == ["3栋路灯不亮", "", "abc噪音"]
+    unique = pa.chunked_array([[f"第{i}号 路灯" for i in range(10)]])
+    assert _normalise(unique).to_pylist() == [f"第{i}号路灯" for i in range(10)]

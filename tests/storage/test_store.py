@@ -1,4 +1,4 @@
-"""The SQLite store built by the real migrations: schema, upsert idempotence, rollback, schema checks."""
+"""The store built by the real migrations, on every backend: schema, upsert idempotence, rollback, schema checks."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from gridgis import grid
 from gridgis.errors import StorageError
 from gridgis.models import RowProblem
 from gridgis.storage import REQUEST_COLUMNS, init_db
+from gridgis.storage.postgis import include_object, register_reflection
 from gridgis.storage.schema import metadata
 from gridgis.storage.store import Store
 
@@ -58,12 +59,30 @@ def _rows(n: int, seed: int = 0, prefix: str = "t") -> pd.DataFrame:
 
 
 def test_migrations_create_exactly_the_declared_schema(store):
+    """The Core tables, exactly; on PostgreSQL also migration 0005's PostGIS columns, which are not in them."""
+    register_reflection()
     with store.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"include_object": include_object}), metadata)
     assert diff == []
 
 
+def test_postgis_geometry_columns_have_gist_indexes(store):
+    if store.dialect != "postgresql":
+        pytest.skip("PostGIS columns exist on PostgreSQL only (migration 0005 is a no-op on SQLite)")
+    q = text(
+        "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+        "WHERE pg_get_indexdef(i.indexrelid) LIKE '%USING gist (geom)%' ORDER BY c.relname"
+    )
+    cols = text("SELECT f_table_name, type, srid FROM geometry_columns ORDER BY f_table_name")
+    with store.read() as conn:
+        assert [r[0] for r in conn.execute(q)] == ["grids", "requests", "zones"]
+        assert conn.execute(cols).all() == [("grids", "GEOMETRY", 4326), ("requests", "POINT", 4326),
+                                            ("zones", "GEOMETRY", 4326)]
+
+
 def test_sqlite_runs_in_wal_with_foreign_keys(store):
+    if store.dialect != "sqlite":
+        pytest.skip("SQLite pragmas (WAL journal, foreign_keys) have no PostgreSQL counterpart to check")
     with store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -113,16 +132,16 @@ def test_schema_older_than_code_asks_for_upgrade(settings):
         Store.from_url(settings.database_url)
 
 
-def test_uninitialised_database_asks_for_init(tmp_path):
+def test_uninitialised_database_asks_for_init(new_database_url):
     with pytest.raises(StorageError, match="gridgis db init"):
-        Store.from_url(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+        Store.from_url(new_database_url(empty=True))
 
 
 def test_request_columns_cover_the_table():
     assert "cell" in REQUEST_COLUMNS and "duplicate_of" in REQUEST_COLUMNS and "extra" in REQUEST_COLUMNS
 
 
-def test_bulk_demand_counts_equal_the_insert_trigger(settings, tmp_path):
+def test_bulk_demand_counts_equal_the_insert_trigger(settings, new_database_url):
     """New rows skip the per-row trigger and are counted set-wise: both paths give the same table."""
     from gridgis.storage.store import _column_lists
 
@@ -132,12 +151,13 @@ def test_bulk_demand_counts_equal_the_insert_trigger(settings, tmp_path):
     bulk = init_db(settings)
     b = bulk.insert_batch("a.csv", None, "t", {})
     bulk.upsert_requests(b, rows)
-    other = init_db(settings.with_overrides(database_url=f"sqlite:///{tmp_path / 'trig.sqlite3'}"))
+    other = init_db(settings.with_overrides(database_url=new_database_url()))
     b2 = other.insert_batch("a.csv", None, "t", {})
     full = rows.assign(batch_id=b2, ingested_at=1, updated_at=1)[list(REQUEST_COLUMNS)]
+    ph = ", ".join(["?" if other.engine.dialect.paramstyle == "qmark" else "%s"] * len(REQUEST_COLUMNS))
     with other.write() as conn:  # a plain INSERT: the trigger counts each row
         conn.exec_driver_sql(
-            f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)}) VALUES ({', '.join('?' * len(REQUEST_COLUMNS))})",
+            f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)}) VALUES ({ph})",
             list(zip(*_column_lists(full, REQUEST_COLUMNS), strict=True)),
         )
     q = "SELECT * FROM demand_counts ORDER BY level, period, cell_9, category, max_res"
@@ -145,3 +165,14 @@ def test_bulk_demand_counts_equal_the_insert_trigger(settings, tmp_path):
         a, b_ = c1.exec_driver_sql(q).fetchall(), c2.exec_driver_sql(q).fetchall()
     assert a == b_ and len(a) > 300
     assert bulk.get_meta("demand_counts_bulk_batch") is None
+    other.close()
+
+
+def test_a_bulk_insert_that_fails_stores_nothing(store):
+    """New rows go in by executemany (SQLite) or COPY (PostgreSQL); a failure rolls back either."""
+    with pytest.raises(StorageError, match="batch not stored"):
+        store.upsert_requests("no-such-batch", _rows(100))  # the batch must exist (foreign key)
+    assert store.count_requests() == 0
+    with store.read() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM demand_counts")).scalar() == 0
+    assert store.get_meta("demand_counts_bulk_batch") is None

@@ -1,24 +1,33 @@
-"""A small real store for the web tests: taxonomy categories, two grids and ~600 requests around Chengdu.
+"""A small real store for the web tests: taxonomy categories, two grids, ~600 requests around Chengdu and one
+user per role.
 
 Built once per session (rows inserted directly, like tests/storage/test_store.py) and copied into a
 fresh folder for every test that writes, so tests never see each other's zones.
+
+``client`` is logged in as the secretary (who may do everything the map offers) and sends the CSRF
+header on unsafe methods, as gridgis.js does; ``anon`` is a client with no session; ``login_as(name)``
+gives a client of any of :data:`USERS`.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from flask.testing import FlaskClient
+from werkzeug.datastructures import Headers
 
-from gridgis import grid
+from gridgis import accounts, grid
 from gridgis.config import load_settings
 from gridgis.demo import sync_categories
 from gridgis.storage import init_db
 from gridgis.storage.store import Store
+from tests.pg import BACKENDS, require_backend
 from webmap import create_app
 
 BBOX = (104.03, 30.61, 104.09, 30.66)  # service area (WGS84)
@@ -32,6 +41,11 @@ EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 CATS = np.array(["SAFE", "FAC", "PROP", "PARK", "ENV", "ORDER", "CARE", "OTHER"])
 TYPES = np.array(["咨询", "投诉", "求助", "建议"])
 STATUSES = np.array(["new", "assigned", "in_progress", "resolved"])
+PASSWORD = "test-pass-2026"  # every test user's password
+# user name → (role, grids)
+USERS = {"admin": ("admin", None), "sec": ("secretary", None), "gw": ("grid_worker", [GRID_A[0]]),
+         "viewer": ("viewer", None)}
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def build_rows(seed: int = 7) -> pd.DataFrame:
@@ -84,11 +98,24 @@ def make_settings(path, **over):
     return load_settings(env={}, **values)
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """The API tests run on SQLite and PostgreSQL; the browser tests drive that same API, on SQLite only."""
+    if request.param == "postgresql" and request.node.get_closest_marker("browser"):
+        pytest.skip("browser tests run on SQLite only: the API they drive is tested on PostgreSQL by the API tests")
+    return require_backend(request.param)
+
+
 @pytest.fixture(scope="session")
 def web_db(tmp_path_factory):
     """Path of the seeded SQLite file (checkpointed and closed, safe to copy)."""
     path = tmp_path_factory.mktemp("webdb") / "gridgis.sqlite3"
-    settings = make_settings(path)
+    seed_web_db(make_settings(path))
+    return path
+
+
+def seed_web_db(settings) -> None:
+    """Fill a new database with the web tests' data and close every connection to it."""
     store = init_db(settings)
     sync_categories(store, settings)
     store.replace_grids(grid_rows())
@@ -96,12 +123,21 @@ def web_db(tmp_path_factory):
     rows = build_rows()
     store.upsert_requests(batch, rows)
     store.finish_batch(batch, {"read": len(rows), "stored": len(rows)})
+    for name, (role, grids) in USERS.items():
+        accounts.create_user(store, name, role, password=PASSWORD, grids=grids, display_name=f"测试{name}")
     store.close()  # closing the last connection checkpoints the WAL into the main file
-    return path
 
 
 @pytest.fixture
-def web_settings(web_db, tmp_path):
+def web_settings(backend, tmp_path, request):
+    """A fresh copy of the seeded database: a file copy (SQLite) or a clone of a seeded template (PostgreSQL)."""
+    if backend == "postgresql":
+        pg = request.getfixturevalue("postgres")
+        template = pg.template("web", lambda url: seed_web_db(make_settings(None, database_url=url)))
+        url = pg.create(template=template)
+        request.addfinalizer(lambda: pg.drop(url))
+        return make_settings(None, database_url=url)
+    web_db = request.getfixturevalue("web_db")
     dst = tmp_path / "gridgis.sqlite3"
     for suffix in ("", "-wal"):
         if web_db.with_name(web_db.name + suffix).exists():
@@ -121,8 +157,55 @@ def app(web_settings, web_store):
     return create_app(web_settings, web_store)
 
 
+class AuthClient(FlaskClient):
+    """A test client that sends its session's CSRF token on unsafe methods, as gridgis.js does."""
+
+    csrf_token: str | None = None
+
+    def open(self, *args, **kwargs):
+        method = str(kwargs.get("method") or "GET").upper()
+        if self.csrf_token and method in UNSAFE:
+            headers = Headers(kwargs.pop("headers", None) or {})
+            if "X-CSRFToken" not in headers:
+                headers["X-CSRFToken"] = self.csrf_token
+            kwargs["headers"] = headers
+        return super().open(*args, **kwargs)
+
+
+def log_in(app, username: str) -> AuthClient:
+    """A client with a session of ``username`` (set directly: no password hashing per test) and its CSRF token."""
+    user = app.extensions["gridgis.store"].user_by_name(username)
+    c = AuthClient(app, app.response_class, use_cookies=True)
+    with c.session_transaction() as sess:
+        sess.permanent = True
+        sess["uid"], sess["ep"], sess["iat"] = int(user["id"]), int(user["session_epoch"]), int(time.time())
+    c.csrf_token = c.get("/api/me").json["me"]["csrf_token"]
+    return c
+
+
+def fresh_client(settings, username: str = "sec") -> AuthClient:
+    """A logged-in client of a new app over a new database holding only the user ``username`` of USERS."""
+    store = init_db(settings)
+    role, grids = USERS[username]
+    if store.user_by_name(username) is None:  # a grid worker's grids must exist: only other roles here
+        accounts.create_user(store, username, role, password=PASSWORD, display_name=f"测试{username}")
+    return log_in(create_app(settings, store), username)
+
+
+@pytest.fixture
+def login_as(app):
+    return lambda username: log_in(app, username)
+
+
 @pytest.fixture
 def client(app):
+    """Logged in as the secretary (whole community: zones, candidates, all requests)."""
+    return log_in(app, "sec")
+
+
+@pytest.fixture
+def anon(app):
+    """No session, no token."""
     return app.test_client()
 
 

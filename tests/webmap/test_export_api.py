@@ -50,15 +50,16 @@ def test_gpkg_crs_and_csv_bom(client, tmp_path):
     assert set(df["category"]) == {"SAFE"} and "reporter_name" not in df
 
 
-def test_exports_are_audited_by_token_or_anonymous(client, web_store):
+def test_exports_are_audited_by_user_or_token(client, anon, web_store):
     assert client.get("/api/export/cells.csv?res=9").status_code == 200
     last = audit.records(web_store, what="export.cells", limit=1).iloc[0]
-    assert last["who"] == "anonymous" and last["filters"]["format"] == "csv"
+    assert last["who"] == "sec" and last["filters"]["format"] == "csv"
+    assert anon.get("/api/export/cells.csv?res=9").status_code == 401  # no anonymous exports
     secret, _ = tokens.create_token(web_store, "city-gis", ["aggregates"])
     auth = {"Authorization": f"Bearer {secret}"}
-    assert client.get("/api/export/hotspots.geojson?res=9", headers=auth).status_code == 200
+    assert anon.get("/api/export/hotspots.geojson?res=9", headers=auth).status_code == 200
     assert audit.records(web_store, what="export.hotspots", limit=1).iloc[0]["who"] == "city-gis"
-    r = client.get("/api/export/requests.geojson", headers=auth)  # aggregates only: no request rows
+    r = anon.get("/api/export/requests.geojson", headers=auth)  # aggregates only: no request rows
     assert r.status_code == 403 and r.json["ok"] is False
 
 

@@ -10,11 +10,15 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from gridgis import grid
+from gridgis.accounts import create_user
+from gridgis.privacy import mask_name
 from gridgis.tokens import create_token, revoke_token
 from webmap import create_app
+from webmap.access import PUBLIC, rule
 from webmap.tokens import require_scope
 
 from ..test_open311 import copy_demo
+from .conftest import PASSWORD, log_in
 
 BASE = "/open311/v2"
 POINT = (104.0581, 30.6402)  # lng, lat inside the demo community
@@ -44,6 +48,20 @@ def store(o311):
 @pytest.fixture
 def submit_key(store):
     return create_token(store, "wechat-app", ["open311_submit"])[0]
+
+
+@pytest.fixture
+def reader(store):
+    """Headers of a machine client that may pull masked requests (Open311 GETs need a token or a session)."""
+    return {"Authorization": f"Bearer {create_token(store, 'city-app', ['requests_masked'])[0]}"}
+
+
+@pytest.fixture
+def staff(o311):
+    """A secretary's session on the same app, for the map's own API."""
+    app, store = o311
+    create_user(store, "sec", "secretary", password=PASSWORD)
+    return log_in(app, "sec")
 
 
 def _errors(resp, fmt="json"):
@@ -87,11 +105,11 @@ def test_unknown_service_path_and_format(client, fmt):
 
 # -- POST -------------------------------------------------------------------------------------------------
 
-def test_a_post_round_trips_into_the_map(client, store, submit_key):
+def test_a_post_round_trips_into_the_map(client, store, submit_key, staff, reader):
     cell = format(int(grid.latlng_to_cells([POINT[1]], [POINT[0]], 10)[0]), "x")
 
     def cell_count() -> int:
-        cells = client.get("/api/cells?res=10").json["cells"]
+        cells = staff.get("/api/cells?res=10").json["cells"]
         return next((c["n"] for c in cells if c["h3"] == cell), 0)
 
     before, n_before = cell_count(), store.count_requests()
@@ -100,13 +118,14 @@ def test_a_post_round_trips_into_the_map(client, store, submit_key):
     rid = r.json[0]["service_request_id"]
     assert rid.startswith("open311:") and "service_notice" in r.json[0]
     assert store.count_requests() == n_before + 1
-    newest = client.get("/api/requests?limit=1").json["requests"][0]
+    newest = staff.get("/api/requests?limit=1").json["requests"][0]
     assert newest["id"] == rid and newest["category"] == "FAC" and newest["source"] == "open311"
     assert cell_count() == before + 1
-    one = client.get(f"{BASE}/requests/{rid}.json").json[0]
+    one = client.get(f"{BASE}/requests/{rid}.json", headers=reader).json[0]
     assert one["status"] == "open" and one["service_code"] == "FAC" and one["requested_datetime"].endswith("+08:00")
-    assert client.get(f"{BASE}/tokens/{rid}.json").json == [{"service_request_id": rid, "token": rid}]
-    assert client.get(f"{BASE}/tokens/nope.json").status_code == 404
+    key = {"api_key": submit_key}  # the submitting client may look its token up
+    assert client.get(f"{BASE}/tokens/{rid}.json", query_string=key).json == [{"service_request_id": rid, "token": rid}]
+    assert client.get(f"{BASE}/tokens/nope.json", query_string=key).status_code == 404
     # XML answer with the spec's element names; a Bearer header works as well as api_key
     x = client.post(f"{BASE}/requests.xml", headers={"Authorization": f"Bearer {submit_key}"},
                     data={**LAMP, "description": "楼道灯也坏了", "address_string": "锦城花园3栋"})
@@ -163,32 +182,35 @@ def test_bad_posts_get_the_spec_status_and_store_nothing(client, store, submit_k
 OCT = "start_date=2026-10-01T00:00:00%2B08:00&end_date=2026-10-31T23:59:59%2B08:00"
 
 
-def test_get_requests_filters_and_errors(client):
-    docs = client.get(f"{BASE}/requests.json?{OCT}").json
+def test_get_requests_filters_and_errors(client, reader):
+    docs = client.get(f"{BASE}/requests.json?{OCT}", headers=reader).json
     assert len(docs) > 100 and all(d["requested_datetime"].startswith("2026-10") for d in docs)
-    park = client.get(f"{BASE}/requests.json?{OCT}&service_code=PARK&status=open").json
+    park = client.get(f"{BASE}/requests.json?{OCT}&service_code=PARK&status=open", headers=reader).json
     assert park and {(d["service_code"], d["status"]) for d in park} == {("PARK", "open")}
-    root = ET.fromstring(client.get(f"{BASE}/requests.xml?{OCT}&service_code=PARK&status=open").data)
+    root = ET.fromstring(client.get(f"{BASE}/requests.xml?{OCT}&service_code=PARK&status=open", headers=reader).data)
     assert root.tag == "service_requests" and len(root.findall("request")) == len(park)
     one = docs[0]["service_request_id"]
-    assert client.get(f"{BASE}/requests/{one}.xml").status_code == 200
-    r = client.get(f"{BASE}/requests.json?start_date=2026-01-01&end_date=2026-10-01")
+    assert client.get(f"{BASE}/requests/{one}.xml", headers=reader).status_code == 200
+    r = client.get(f"{BASE}/requests.json?start_date=2026-01-01&end_date=2026-10-01", headers=reader)
     assert r.status_code == 400 and "90" in r.json[0]["description"]
-    r = client.get(f"{BASE}/requests.json?status=pending")
+    r = client.get(f"{BASE}/requests.json?status=pending", headers=reader)
     assert r.status_code == 400 and "status" in r.json[0]["description"]
-    r = client.get(f"{BASE}/requests/12345:nope.json")
+    r = client.get(f"{BASE}/requests/12345:nope.json", headers=reader)
     assert r.status_code == 404 and r.json[0]["code"] == 404
+    # personal data: reading needs a token (or a session), unlike the spec's open default
+    r = client.get(f"{BASE}/requests.json?{OCT}")
+    assert r.status_code == 403 and r.json[0]["code"] == 403 and "api_key" in r.json[0]["description"]
     r = client.get(f"{BASE}/requests.json?api_key=ggt_wrong")  # a key on a GET must be a valid one
     assert r.status_code == 403
 
 
-def test_no_reporter_data_leaves_through_any_get(client, store, submit_key):
+def test_no_reporter_data_leaves_through_any_get(client, store, submit_key, reader):
     rid = client.post(f"{BASE}/requests.json", data={**LAMP, "api_key": submit_key}).json[0]["service_request_id"]
-    bodies = [client.get(f"{BASE}/requests.{f}?{OCT}").get_data(as_text=True) for f in ("json", "xml")]
-    bodies += [client.get(f"{BASE}/requests/{rid}.{f}").get_data(as_text=True) for f in ("json", "xml")]
-    bodies += [client.get(f"{BASE}/requests.json").get_data(as_text=True)]
+    bodies = [client.get(f"{BASE}/requests.{f}?{OCT}", headers=reader).get_data(as_text=True) for f in ("json", "xml")]
+    bodies += [client.get(f"{BASE}/requests/{rid}.{f}", headers=reader).get_data(as_text=True) for f in ("json", "xml")]
+    bodies += [client.get(f"{BASE}/requests.json", headers=reader).get_data(as_text=True)]
     text = "\n".join(bodies)
-    assert rid in text and "王*明" in text  # the submitted request is there, its reporter masked
+    assert rid in text and mask_name("王小明") in text  # the submitted request is there, its reporter masked
     for secret in ("王小明", "13912345678", "wxm@example.com", "reporter_name", "reporter_phone"):
         assert secret not in text
     phones = store.requests_frame(["reporter_phone"])["reporter_phone"].dropna().str.replace(r"\D", "", regex=True)
@@ -196,18 +218,19 @@ def test_no_reporter_data_leaves_through_any_get(client, store, submit_key):
     assert not [p for p in phones.unique() if len(p) >= 7 and p in digits]
 
 
-def test_every_pull_and_submission_is_audited_without_the_key(client, store, submit_key):
-    client.get(f"{BASE}/requests.json?{OCT}&service_code=ENV")
+def test_every_pull_and_submission_is_audited_without_the_key(client, store, submit_key, reader):
+    client.get(f"{BASE}/requests.json?{OCT}&service_code=ENV", headers=reader)
     rid = client.post(f"{BASE}/requests.json", data={**LAMP, "api_key": submit_key}).json[0]["service_request_id"]
-    client.get(f"{BASE}/requests/{rid}.json?api_key={submit_key}")
+    client.get(f"{BASE}/tokens/{rid}.json?api_key={submit_key}")
     client.get(f"{BASE}/services.json")  # a description of the interface, not data: not audited
     log = store.audit_frame()
     log = log[log["what"].str.startswith("open311.")].reset_index(drop=True)  # only this test's pulls
-    assert list(log["what"]) == ["open311.request", "open311.submit", "open311.requests"]
-    assert list(log["who"]) == ["wechat-app", "wechat-app", "anonymous"]
+    assert list(log["what"]) == ["open311.token", "open311.submit", "open311.requests"]
+    assert list(log["who"]) == ["wechat-app", "wechat-app", "city-app"]
     pull = json.loads(log["filters"].iloc[2])
     assert pull["service_code"] == "ENV" and pull["start_date"].startswith("2026-10-01")
-    assert int(log["row_count"].iloc[2]) == len(client.get(f"{BASE}/requests.json?{OCT}&service_code=ENV").json)
+    assert int(log["row_count"].iloc[2]) == len(client.get(f"{BASE}/requests.json?{OCT}&service_code=ENV",
+                                                           headers=reader).json)
     assert json.loads(log["filters"].iloc[1]) == {"service_code": "FAC", "service_request_id": rid}
     assert submit_key not in " ".join(log["filters"])
 
@@ -216,7 +239,7 @@ def test_every_pull_and_submission_is_audited_without_the_key(client, store, sub
 
 def test_require_scope_on_an_api_route(o311, store):
     app, _ = o311
-    app.add_url_rule("/api/_scoped", "scoped", require_scope("aggregates")(lambda: {"ok": True}))
+    app.add_url_rule("/api/_scoped", "scoped", rule(PUBLIC)(require_scope("aggregates")(lambda: {"ok": True})))
     c = app.test_client()
     r = c.get("/api/_scoped")
     assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"

@@ -11,7 +11,7 @@ from gridgis.storage import init_db
 from webmap import create_app
 from webmap.mapshell import build_map, render_map
 
-from .conftest import make_settings
+from .conftest import fresh_client, make_settings
 
 ASSET = re.compile(r'(?:src|href)="([^"]+)"')
 
@@ -35,8 +35,7 @@ def test_map_page_is_a_small_shell_with_only_local_assets(client):
 
 
 def test_page_size_does_not_grow_with_the_data(client, tmp_path):
-    empty_settings = make_settings(tmp_path / "empty.sqlite3")
-    empty = create_app(empty_settings, init_db(empty_settings)).test_client()
+    empty = fresh_client(make_settings(tmp_path / "empty.sqlite3"))  # the same user, on an empty database
     full, blank = len(client.get("/").data), len(empty.get("/").data)
     assert abs(full - blank) < 300
 

@@ -91,14 +91,10 @@ def test_invalid_zones_are_400_with_the_reason_and_nothing_is_saved(client, web_
 
 
 def test_too_large_zone_is_refused(client, tmp_path):
-    from gridgis.storage import init_db
-    from webmap import create_app
-
-    from .conftest import make_settings
+    from .conftest import fresh_client, make_settings
 
     # a service area big enough that only the size rule can refuse the zone
-    s = make_settings(tmp_path / "big.sqlite3", service_area_bbox=(103.5, 30.0, 104.5, 31.0))
-    big = create_app(s, init_db(s)).test_client()
+    big = fresh_client(make_settings(tmp_path / "big.sqlite3", service_area_bbox=(103.5, 30.0, 104.5, 31.0)))
     r = big.post("/api/zones", json={"name": "全区", "geometry": square(103.9, 30.5, 0.1)})
     assert r.status_code == 400 and r.json["field"] == "geometry"
     assert f"{MAX_AREA_KM2:g} km²" in r.json["error"]

@@ -79,6 +79,12 @@
     if (n === 0 && s.textContent === T.loading) s.textContent = "";
   }
 
+  /** The session's CSRF token (the page's meta tag), sent with every state-changing request. */
+  function csrfToken() {
+    const m = document.querySelector('meta[name="csrf-token"]');
+    return m ? m.getAttribute("content") : "";
+  }
+
   /** GET/POST JSON; one in-flight request per key (a newer one aborts the older). */
   async function api(path, opts) {
     opts = opts || {};
@@ -90,6 +96,7 @@
       signal = inflight[key].signal;
     }
     const init = { method: opts.method || "GET", headers: { Accept: "application/json" }, signal: signal };
+    if (init.method !== "GET" && csrfToken()) init.headers["X-CSRFToken"] = csrfToken();
     if (opts.body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(opts.body);
@@ -98,6 +105,7 @@
     try {
       const res = await fetch(cfg.api + path, init);
       const body = await res.json().catch(function () { return {}; });
+      if (res.status === 401 && cfg.user && cfg.user.kind === "user") toLogin();  // the session expired
       if (!res.ok) {
         const err = new Error(body.error || (T.load_failed + " (" + res.status + ")"));
         err.status = res.status;
@@ -112,6 +120,42 @@
   }
 
   function isAbort(err) { return err && err.name === "AbortError"; }
+
+  // ------------------------------------------------------------------ who is logged in
+
+  /** Whether the user holds a permission (hides what they cannot use; the server enforces it anyway). */
+  function can(perm) {
+    if (!cfg.user || !cfg.user.permissions) return true;
+    return cfg.user.permissions.indexOf(perm) >= 0;
+  }
+
+  /** Back to the login form, returning to this very view (filters and place are in the URL) afterwards. */
+  function toLogin() {
+    const here = location.pathname + location.search + location.hash;
+    location.href = cfg.user.login_url + "?expired=1&next=" + encodeURIComponent(here);
+  }
+
+  /** The user's name and role in the bar, the logout button, and no drawing tools for read-only users. */
+  function setupUser() {
+    const u = cfg.user;
+    if (!can("zones:write")) document.body.classList.add("gg-no-draw");
+    if (!can("requests:read") && map.hasLayer(layers.points)) map.removeLayer(layers.points);
+    if (!u || u.kind !== "user") return;
+    const who = $("gg-user");
+    who.textContent = (u.display_name || u.name) + (u.role ? " · " + (T["role_" + u.role] || u.role) : "");
+    who.title = u.name;
+    who.hidden = false;
+    const out = $("gg-logout");
+    out.hidden = false;
+    out.addEventListener("click", async function () {
+      out.disabled = true;
+      try {
+        await fetch(u.logout_url, { method: "POST", headers: { Accept: "application/json", "X-CSRFToken": csrfToken() } });
+      } finally {
+        location.href = u.login_url;
+      }
+    });
+  }
 
   // ------------------------------------------------------------------ coordinates (GCJ-02 display shift)
 
@@ -508,7 +552,7 @@
   async function loadPoints() {
     const group = layers.points;
     if (!map.hasLayer(group)) return;
-    if (map.getZoom() < cfg.pointsMinZoom || noCategory()) { group.clearLayers(); return; }
+    if (map.getZoom() < cfg.pointsMinZoom || noCategory() || !can("requests:read")) { group.clearLayers(); return; }
     try {
       const body = await api("/points?" + filterParams({ bbox: viewBbox(), limit: 2000 }), { key: "points" });
       group.clearLayers();
@@ -609,15 +653,109 @@
     ]);
   }
 
-  function requestItem(r) {
-    const meta = [String(r.created_at || "").slice(0, 16).replace("T", " "), catName(r.category), statusName(r.status), typeName(r.request_type)]
+  function fmtTime(iso) { return String(iso || "").slice(0, 16).replace("T", " "); }
+
+  /** Past its deadline: the server's flag, or due_at against this clock (a revalidated list may be older). */
+  function isOverdue(r) { return !!r.due_at && (r.overdue === true || Date.parse(r.due_at) < Date.now()); }
+
+  /** One request in a list or popup: overdue mark, texts, and the workflow block (history, status change). */
+  function requestItem(r, message) {
+    const meta = [fmtTime(r.created_at), catName(r.category), statusName(r.status), typeName(r.request_type)]
       .filter(Boolean).join(" · ");
-    return el("div", { class: "gg-req", "data-id": r.id }, [
-      el("div", { class: "gg-meta" }, meta),
+    const late = isOverdue(r);
+    const item = el("div", { class: "gg-req" + (late ? " gg-overdue" : ""), "data-id": r.id, "data-status": r.status }, [
+      el("div", { class: "gg-meta" }, [
+        late ? el("span", { class: "gg-late", title: T.due_at + " " + fmtTime(r.due_at) }, T.overdue) : null,
+        late ? " " : null, meta]),
       el("div", { class: "gg-text" }, r.text || ""),
       r.address ? el("div", { class: "gg-meta" }, T.address + "：" + r.address) : null,
       r.reporter_name || r.reporter_phone ? el("div", { class: "gg-meta" }, T.reporter + "：" + [r.reporter_name, r.reporter_phone].filter(Boolean).join(" ")) : null,
+      r.due_at ? el("div", { class: "gg-meta gg-due" }, T.due_at + "：" + fmtTime(r.due_at)) : null,
     ]);
+    if (can("requests:read")) item.appendChild(workflowBlock(r, item, message));
+    return item;
+  }
+
+  /** "办理" toggle: the request's history and, for those who may, a status select with the allowed next steps. */
+  function workflowBlock(r, item, message) {
+    const box = el("div", { class: "gg-wf" });
+    box.hidden = true;
+    const toggle = el("button", { type: "button", class: "gg-mini gg-wf-toggle", "aria-expanded": "false" }, T.workflow);
+    function show(msg) {
+      toggle.setAttribute("aria-expanded", "true");
+      box.hidden = false;
+      loadWorkflow(r, item, box, msg);
+    }
+    toggle.addEventListener("click", function () {
+      if (toggle.getAttribute("aria-expanded") === "true") {
+        toggle.setAttribute("aria-expanded", "false");
+        box.hidden = true;
+      } else show();
+    });
+    if (message) show(message);
+    return el("div", null, [toggle, box]);
+  }
+
+  async function loadWorkflow(r, item, box, message) {
+    box.textContent = T.loading;
+    try {
+      const h = await api("/requests/" + encodeURIComponent(r.id) + "/history");
+      renderWorkflow(r, item, box, h, message);
+    } catch (err) {
+      box.textContent = "";
+      box.appendChild(el("div", { class: "gg-error" }, err.message));
+    }
+  }
+
+  function renderWorkflow(r, item, box, h, message) {
+    box.textContent = "";
+    if (message) box.appendChild(el("div", { class: "gg-ok", role: "status" }, message));
+    box.appendChild(el("div", { class: "gg-meta" }, T.history));
+    const list = el("ol", { class: "gg-history" });
+    for (const e of h.events) {
+      list.appendChild(el("li", null, [
+        el("span", { class: "gg-meta" }, fmtTime(e.at) + " · " + e.actor + " · "),
+        statusName(e.from_status) + " → " + statusName(e.to_status),
+        e.note ? el("div", { class: "gg-note" }, e.note) : null,
+      ]));
+    }
+    box.appendChild(h.events.length ? list : el("div", { class: "gg-meta" }, T.no_history));
+    if (!h.can_update || !h.allowed.length) return;
+    const select = el("select", { name: "status" }, h.allowed.map(function (a) {
+      return el("option", { value: a.value, "data-note": a.note_required ? "1" : null }, cfg.lang === "zh" ? a.zh : a.en);
+    }));
+    const note = el("textarea", { name: "note", maxlength: "500" });
+    const save = el("button", { type: "submit", class: "gg-btn" }, T.save);
+    const msg = el("div", { role: "status" });
+    function syncNote() {
+      const opt = select.options[select.selectedIndex];
+      note.required = !!(opt && opt.dataset.note);
+      note.placeholder = note.required ? T.note_required : T.note_hint;
+    }
+    select.addEventListener("change", syncNote);
+    syncNote();
+    const form = el("form", { class: "gg-form gg-wf-form" }, [
+      el("label", null, [T.change_to, select]),
+      el("label", null, [T.note, note]),
+      el("div", { class: "gg-actions" }, [save]),
+      msg,
+    ]);
+    form.addEventListener("submit", async function (e) {
+      e.preventDefault();
+      save.disabled = true;
+      msg.className = "";
+      msg.textContent = "";
+      try {
+        const body = await api("/requests/" + encodeURIComponent(r.id) + "/status",
+          { method: "POST", body: { status: select.value, note: note.value, expected_status: h.status } });
+        item.replaceWith(requestItem(body.request, T.status_saved));  // the row updates in place
+      } catch (err) {
+        msg.className = "gg-error";
+        msg.textContent = err.message;
+        save.disabled = false;
+      }
+    });
+    box.appendChild(form);
   }
 
   function requestList(extra) {
@@ -668,7 +806,7 @@
         el("h4", null, T.by_category),
         categoryTable(body.by_category),
         monthlyBlock(body.monthly),
-        requestList({ cell: h3id }),
+        can("requests:read") ? requestList({ cell: h3id }) : null,
       ];
       openPanel(parts);
     } catch (err) {
@@ -824,7 +962,7 @@
         el("h4", null, T.by_category),
         categoryTable(stats.by_category),
         monthlyBlock(stats.monthly),
-        requestList({ zone: id }),
+        can("requests:read") ? requestList({ zone: id }) : null,
       ].filter(Boolean));
     } catch (err) {
       if (!isAbort(err)) openPanel([title, el("div", { class: "gg-error" }, err.message)]);
@@ -850,7 +988,7 @@
     return {
       map: map, group: layers[key], res: currentRes(), bbox: viewBbox(), params: filterParams, api: api,
       toDisplay: toDisplay, fromDisplay: fromDisplay, el: el, strings: T, lang: cfg.lang, fmt: fmt,
-      noCategory: noCategory(),
+      noCategory: noCategory(), can: can,
     };
   }
 
@@ -937,6 +1075,7 @@
     map.getPane("gg-grids").style.pointerEvents = "none";
     state = readHash();
     buildUi();
+    setupUser();
     if (state.l !== null) {
       for (const key of Object.keys(layers)) {
         const on = state.l.includes(key);

@@ -217,6 +217,7 @@
     const msg = el("div", { role: "status" });
     const make = el("button", { type: "button", class: "gg-btn", id: "gg-make-zone" }, T("make_zone"));
     make.addEventListener("click", function () { promote(f, make, msg); });
+    make.hidden = !!ctx.can && !ctx.can("zones:write");  // only who may save zones gets the button
     const back = el("button", { type: "button", class: "gg-btn" }, T("back_to_list"));
     back.addEventListener("click", renderList);
     const nodes = [
