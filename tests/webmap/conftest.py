@@ -100,9 +100,12 @@ def make_settings(path, **over):
 
 @pytest.fixture(params=BACKENDS)
 def backend(request):
-    """The API tests run on SQLite and PostgreSQL; the browser tests drive that same API, on SQLite only."""
+    """The API tests run on SQLite and PostgreSQL; the browser tests drive that same API, on SQLite only, and
+    tests of the web layer itself (marked ``sqlite_only``: the route policy, pages, attack corpora) once."""
     if request.param == "postgresql" and request.node.get_closest_marker("browser"):
         pytest.skip("browser tests run on SQLite only: the API they drive is tested on PostgreSQL by the API tests")
+    if request.param == "postgresql" and request.node.get_closest_marker("sqlite_only"):
+        pytest.skip("tests the web layer, not storage: run once, on SQLite (the API tests cover PostgreSQL)")
     return require_backend(request.param)
 
 

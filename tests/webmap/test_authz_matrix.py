@@ -19,6 +19,8 @@ from webmap import access
 
 from .conftest import GRID_A, log_in
 
+pytestmark = pytest.mark.sqlite_only  # the web layer itself: once, on SQLite
+
 ANON, VIEWER, GW, SEC, ADMIN = "anonymous", "viewer", "gw", "sec", "admin"
 T_AGG, T_MASKED, T_SUBMIT = "token:aggregates", "token:requests_masked", "token:open311_submit"
 CALLERS = (ANON, VIEWER, GW, SEC, ADMIN, T_AGG, T_MASKED, T_SUBMIT)

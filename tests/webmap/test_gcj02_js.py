@@ -12,6 +12,8 @@ import pytest
 
 from gridgis.crs import gcj02_to_wgs84, wgs84_to_gcj02
 
+pytestmark = pytest.mark.sqlite_only  # the web layer itself: once, on SQLite
+
 JS = Path(__file__).resolve().parents[2] / "webmap" / "static" / "gcj02.js"
 NODE = shutil.which("node")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 
+import pytest
 from click.testing import CliRunner
 
 from gridgis import tokens
@@ -20,6 +21,8 @@ from gridgis.demo import build_demo
 from gridgis.storage import open_store
 from tests.conftest import SAMPLE
 from webmap import create_app
+
+pytestmark = pytest.mark.sqlite_only  # the web layer itself: once, on SQLite
 
 PHONE = "13987654321"
 

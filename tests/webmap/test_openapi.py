@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+pytestmark = pytest.mark.sqlite_only  # the web layer itself: once, on SQLite
+
 
 def test_every_api_route_and_method_is_documented(app, client):
     doc = client.get("/api/openapi.json").json

@@ -13,6 +13,8 @@ from webmap.mapshell import build_map, render_map
 
 from .conftest import fresh_client, make_settings
 
+pytestmark = pytest.mark.sqlite_only  # the web layer itself: once, on SQLite
+
 ASSET = re.compile(r'(?:src|href)="([^"]+)"')
 
 

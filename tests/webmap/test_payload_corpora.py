@@ -26,6 +26,8 @@ import pytest
 from .conftest import GRID_A, AuthClient, log_in
 from .corpora import harness as H
 
+pytestmark = pytest.mark.sqlite_only  # the web layer itself: once, on SQLite
+
 CORPUS = H.load_corpus()
 # caller → how many of the six families each parameter gets from it (together: every family once)
 SHARES = {"admin": 3, "admin_token": 1, "anonymous": 2}

@@ -15,6 +15,8 @@ from gridgis import tokens
 from .conftest import GRID_A
 from .corpora import schema_fuzz
 
+pytestmark = pytest.mark.sqlite_only  # the web layer itself: once, on SQLite
+
 EXAMPLES = 6  # per operation, mode (valid / invalid) and path-parameter source (generated / real ids)
 SLOW = {("GET", "/api/projects"): 3}  # candidates take ~1 s per new filter set
 
