@@ -50,6 +50,12 @@ def requests_in_cells(store: Store, f: Filters, cat: str, cells: np.ndarray, res
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if f.zone is not None and len(df):
         df = df[shapely.intersects_xy(f.zone, df["lng"].to_numpy(float), df["lat"].to_numpy(float))]
+    return member_rows(df, res, fine)
+
+
+def member_rows(df: pd.DataFrame, res: int, fine: int) -> pd.DataFrame:
+    """Request rows (id, cell at ``fine``, created_at, text, grid_code, duplicate_of) in the shape candidates
+    use, whichever engine read them: ordered by time then id, cells at ``res``, ``first`` = not a repeat."""
     df = df.sort_values(["created_at", "id"], kind="stable").reset_index(drop=True)
     fine_cells = df["cell"].to_numpy(np.int64).astype(np.uint64)
     return pd.DataFrame({

@@ -29,6 +29,7 @@ from gridgis import grid
 from gridgis.archive import PARTITION, Archive, month_labels, open_archive
 from gridgis.errors import InvalidInputError, MissingDependencyError
 from gridgis.heatmap.aggregate import RESOLUTIONS, check_fine, empty_result, finish_counts, previous_range
+from gridgis.heatmap.cell_requests import member_rows
 from gridgis.heatmap.dask_parts import (
     ROW_COLUMNS,
     CountSpec,
@@ -223,16 +224,7 @@ class ArchiveSource(DemandSource):
         else:
             meta = partition_rows(_empty_rows(cols), *args)
             df = self._compute(ddf.map_partitions(partition_rows, *args, meta=meta))
-        df = df.sort_values(["created_at", "id"], kind="stable").reset_index(drop=True)
-        fine_cells = df["cell"].to_numpy(np.int64).astype(np.uint64)
-        return pd.DataFrame({
-            "id": pd.array(df["id"].to_numpy(object), dtype="str"),
-            "cell": grid.cells_to_parent(fine_cells, res) if res < fine else fine_cells,
-            "created_at": df["created_at"],
-            "text": pd.array(df["text"].to_numpy(object), dtype="str"),
-            "grid_code": pd.array(df["grid_code"].to_numpy(object), dtype="str"),
-            "first": df["duplicate_of"].isna().to_numpy(bool),
-        })
+        return member_rows(df, res, fine)
 
 
 def _final(sums: pd.DataFrame, spec: CountSpec, n_col: str) -> pd.DataFrame:
