@@ -225,8 +225,13 @@ _UNIT_OR_ROOM = rf"(?:{_NUM}\s*(?:单元|楼层|层|楼|室|户|号房)|\d+[-－
 _DOOR_RE, _BUILDING_RE, _UNIT_OR_ROOM_RE = re.compile(_DOOR), re.compile(_BUILDING), re.compile(_UNIT_OR_ROOM)
 
 
+MAX_ADDRESS_CHARS = 200
+"""Longer text is not an address: only its start is kept. The patterns above backtrack quadratically on a
+long run of digits or letters, and a 1 M-character address (an Open311 POST) hung every page showing it."""
+
+
 def _truncate(address: str) -> str | None:
-    a = _DOOR_RE.sub("", address.strip())
+    a = _DOOR_RE.sub("", address.strip()[:MAX_ADDRESS_CHARS])
     building = _BUILDING_RE.match(a)
     a = building.group(1) if building else _UNIT_OR_ROOM_RE.sub("", a)
     return a.strip().rstrip(" ,，、-－") or None

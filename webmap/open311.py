@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
 
 from gridgis import audit, open311
-from gridgis.errors import GridGISError, StorageError
+from gridgis.errors import GridGISError, InvalidInputError, StorageError
 from webmap import context
 from webmap.access import PUBLIC, rule
 from webmap.errors import STATUS
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 _CTX_KEY = "gridgis.open311_ctx"
+MAX_FIELD_CHARS = 500  # a name, address, e-mail, URL … of a submission (a 1 M-character address was stored)
 
 
 def _path_format() -> str:
@@ -115,6 +116,10 @@ def post_request(fmt: str):
     # The spec sends form fields; a JSON object and query parameters are accepted too (the form wins).
     params = {**(body if isinstance(body, dict) else {}), **_args(), **request.form.to_dict()}
     params.pop("api_key", None)
+    for name, value in params.items():  # description has its own limit (gridgis.open311, the spec's 4000)
+        if name != "description" and len(str(value)) > MAX_FIELD_CHARS:
+            raise InvalidInputError(f"{name} 超过 {MAX_FIELD_CHARS} 字 / {name} is longer than {MAX_FIELD_CHARS} "
+                                    "characters", field=name)
     st, settings = context.store(), context.settings()
     ctx = open311.submission_context(settings, st, current_app.extensions.get(_CTX_KEY))
     current_app.extensions[_CTX_KEY] = ctx

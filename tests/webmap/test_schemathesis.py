@@ -3,7 +3,7 @@
 Every operation of the document, in process through the WSGI app, as an admin-scope API token (the
 caller that reaches every code path). A few valid and invalid examples per operation here
 (deterministic: ``derandomize``); ``bench/attack.py`` runs many more. Server errors it found are
-regression tests in test_payload_corpora.py; the document was fixed where it was wrong.
+regression tests in test_inputs.py; the document was fixed where it was wrong.
 """
 
 from __future__ import annotations
