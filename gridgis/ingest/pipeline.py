@@ -44,7 +44,9 @@ from gridgis.models import IngestReport, RowProblem
 from gridgis.storage import Store
 from gridgis.storage.demand_counts import deferred as deferred_counts
 from gridgis.storage.demand_counts import flush_deferred as flush_deferred_counts
+from gridgis.storage.demand_counts import group_counts, take_deferred, utc_offset, write_counts
 from gridgis.storage.sqlite_bulk import IndexHold
+from gridgis.storage.sqlite_bulk import set_duplicates as set_duplicates_uncounted
 from gridgis.taxonomy import Taxonomy
 from gridgis.workflow import normalize_statuses
 
@@ -513,24 +515,39 @@ def _link_file_batch(store: Store, settings: Settings, batch_id: str, conn, kept
                      pool: ThreadPoolExecutor) -> int:
     """Link a file's stored repeats (duplicate_of) inside its transaction; returns how many were linked.
 
-    The writer thread counts the new rows in ``demand_counts`` and rebuilds the indexes set aside for the
-    load (SQLite works without the GIL) while the repeats are computed here; rows are updated after.
+    The writer thread rebuilds the indexes set aside for the load (SQLite works without the GIL) while
+    the repeats are computed here. On SQLite the new rows are then counted in ``demand_counts`` once,
+    with their links (grouped here while the indexes rebuild), and the links written with the update
+    trigger set aside; elsewhere the counts go in first and the links move them.
     """
     new = kept.frame() if kept.complete else store.dedupe_rows(batch_id=batch_id, conn=conn)
     known = _known_rows(store, settings, new, batch_id, conn) if len(new) else None
+    sqlite = hold.active
+    uncounted = take_deferred(conn) if sqlite else None
+    offset = utc_offset(conn) if uncounted is not None else 0
 
-    def settle() -> None:  # the new rows' demand counts, then the indexes (before any row is updated)
-        flush_deferred_counts(conn)
+    def settle() -> None:  # before any row is updated: the indexes (and elsewhere the new rows' counts)
+        if not sqlite:
+            flush_deferred_counts(conn)
         hold.restore()
 
     restoring = pool.submit(settle)
     try:
         dup = _find_repeats(settings, new, known) if len(new) else pd.Series([], dtype=object)
+        linked = dup[dup.notna()]
+        if uncounted is not None:
+            first = uncounted["duplicate_of"].isna().to_numpy() & ~uncounted["id"].isin(linked.index).to_numpy()
+            counts = group_counts(uncounted, offset, np.ones(len(uncounted), dtype=np.int64), first)
+            fresh = linked.index.isin(uncounted["id"])
     finally:
         wait([restoring])
     restoring.result()
-    linked = dup[dup.notna()]
-    store.set_duplicates(linked.index.tolist(), linked.tolist(), conn=conn)
+    if uncounted is None:
+        store.set_duplicates(linked.index.tolist(), linked.tolist(), conn=conn)
+        return len(linked)
+    write_counts(conn, counts)
+    set_duplicates_uncounted(conn, linked.index[fresh].tolist(), linked[fresh].tolist(), counted=False)
+    store.set_duplicates(linked.index[~fresh].tolist(), linked[~fresh].tolist(), conn=conn)  # counted already
     return len(linked)
 
 

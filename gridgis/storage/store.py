@@ -36,6 +36,7 @@ from gridgis.storage.schema import (
     zone_history,
 )
 from gridgis.storage.sqlite_bulk import insert_rows, stored_hashes
+from gridgis.storage.sqlite_bulk import set_duplicates as set_duplicates_setwise
 from gridgis.storage.token_store import TokenStoreMixin
 from gridgis.storage.user_store import UserStoreMixin
 from gridgis.storage.zone_store import ZoneStoreMixin
@@ -358,6 +359,8 @@ class Store(ZoneStoreMixin, TokenStoreMixin, RequestStoreMixin, UserStoreMixin):
         style = "?" if (conn or self.engine).dialect.paramstyle == "qmark" else "%s"
         sql = f"UPDATE requests SET duplicate_of = {style} WHERE id = {style}"
         with self._using(conn, write=True) as c:
+            if c.dialect.name == "sqlite" and set_duplicates_setwise(c, ids, roots):
+                return  # many rows: their demand counts moved set-wise
             c.exec_driver_sql(sql, list(zip(roots, ids, strict=True)))
 
     def count_requests(self) -> int:

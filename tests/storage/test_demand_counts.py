@@ -76,3 +76,4 @@ def test_an_error_drops_the_kept_rows_with_the_transaction(store):
     assert _DEFERRED not in info
     with store.read() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM demand_counts").scalar() == 0
+

@@ -7,9 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gridgis.storage import REQUEST_COLUMNS, init_db
+from gridgis.storage import REQUEST_COLUMNS, init_db, sqlite_bulk
 from gridgis.storage.frames import _column_lists
 from gridgis.storage.sqlite_bulk import IndexHold, insert_rows, stored_hashes
+
+from .test_demand_counts import COUNTS_Q, _chunks
 
 
 @pytest.fixture
@@ -152,3 +154,45 @@ def test_unique_indexes_are_never_set_aside(store):
         names = {r[1] for r in conn.exec_driver_sql(SCHEMA_Q).fetchall()}
         assert "ux_test_source_id" in names and "ix_requests_created" not in names
         hold.restore()
+
+
+def test_setwise_duplicate_links_move_counts_as_the_update_trigger_does(settings, tmp_path, monkeypatch):
+    """set_duplicates of many rows sets the update trigger aside and moves ``firsts`` in one grouped upsert:
+    the same table as the trigger row by row, for links set, changed and cleared; the trigger is back after."""
+    rows = pd.concat(_chunks(3_000), ignore_index=True)
+    ids = rows["id"].tolist()
+    # set on rows that had none, changed on rows that had one (t:0 → t:1), cleared on others
+    roots = [None if i % 13 == 0 and i % 2 else ("t:1" if i % 3 else None) for i in range(len(ids))]
+    tables = {}
+    for name, min_links in (("trigger", 10**9), ("setwise", 1)):
+        st = init_db(settings.with_overrides(database_url=f"sqlite:///{tmp_path / (name + '.sqlite3')}"))
+        b = st.insert_batch("a.csv", None, "t", {})
+        st.upsert_requests(b, rows)
+        monkeypatch.setattr(sqlite_bulk, "MIN_LINKS", min_links)
+        with st.write() as conn:
+            st.set_duplicates(ids, roots, conn=conn)
+        with st.read() as conn:
+            tables[name] = (conn.exec_driver_sql(COUNTS_Q).fetchall(),
+                            conn.exec_driver_sql("SELECT id, duplicate_of FROM requests ORDER BY id").fetchall(),
+                            conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                                                 "ORDER BY name").fetchall())
+    assert tables["setwise"] == tables["trigger"]
+    counts, linked, triggers = tables["setwise"]
+    assert ("demand_counts_update",) in triggers and sum(1 for _, d in linked if d) > 1_000
+    assert sum(r[-1] for r in counts if r[0] == "Y") == sum(1 for _, d in linked if d is None)  # firsts
+
+
+def test_setwise_links_roll_back_with_the_transaction(store, monkeypatch):
+    rows = pd.concat(_chunks(400), ignore_index=True)
+    b = store.insert_batch("a.csv", None, "t", {})
+    store.upsert_requests(b, rows)
+    monkeypatch.setattr(sqlite_bulk, "MIN_LINKS", 1)
+    with store.read() as conn:
+        before = conn.exec_driver_sql(COUNTS_Q).fetchall()
+    with pytest.raises(_Boom), store.write() as conn:
+        store.set_duplicates(rows["id"].tolist(), ["t:1"] * len(rows), conn=conn)
+        raise _Boom()
+    with store.read() as conn:
+        assert conn.exec_driver_sql(COUNTS_Q).fetchall() == before
+        assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'demand_counts_update'"
+                                    ).scalar() == 1
