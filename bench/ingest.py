@@ -36,21 +36,24 @@ TEMPLATES = [
 ESTATES = [f"{n}花园" for n in "锦城 芳华 桂溪 玉林 紫荆 华兴 新南 双楠 金沙 青羊 光华 红牌".split()]
 
 
-def generate(path: Path, n: int, seed: int = 0) -> None:
+def generate(path: Path, n: int, seed: int = 0, *, start: pd.Timestamp | None = None, days: int = 365,
+             id_prefix: str = "GD") -> None:
+    """A hotline export of ``n`` rows with times over ``days`` days from ``start`` (default: the past year)."""
     from gridgis import crs
 
     rng = np.random.default_rng(seed)
     lng = rng.uniform(103.95, 104.20, n)
     lat = rng.uniform(30.55, 30.75, n)
     g_lng, g_lat = crs.wgs84_to_gcj02(lng, lat)
-    start = pd.Timestamp.now().floor("D") - pd.Timedelta(days=366)  # a past year: no future times
-    t = start + pd.to_timedelta(rng.integers(0, 365 * 86400, n), unit="s")
+    if start is None:
+        start = pd.Timestamp.now().floor("D") - pd.Timedelta(days=366)  # a past year: no future times
+    t = start + pd.to_timedelta(np.sort(rng.integers(0, days * 86400, n)), unit="s")
     tpl = rng.integers(0, len(TEMPLATES), n)
     est = rng.integers(0, len(ESTATES), n)
     bld = rng.integers(1, 30, n)
     texts = [TEMPLATES[a].format(e=ESTATES[b], b=c) for a, b, c in zip(tpl, est, bld, strict=True)]
     df = pd.DataFrame({
-        "工单编号": np.char.add("GD", np.arange(n).astype(str)),
+        "工单编号": np.char.add(id_prefix, np.arange(n).astype(str)),
         "受理时间": t.strftime("%Y-%m-%d %H:%M:%S"),
         "诉求内容": texts,
         "事发地址": [f"{ESTATES[b]}{c}栋" for b, c in zip(est, bld, strict=True)],

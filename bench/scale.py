@@ -32,6 +32,7 @@ import multiprocessing as mp
 import resource
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -371,12 +372,85 @@ def section_store(args) -> None:
                   f"{b['last_chunk_s']:.2f} s   peak memory {a['extra_mib']:,.0f} → {b['extra_mib']:,.0f} MiB")
 
 
+def monthly_files(folder: Path, rows: int) -> list[Path]:
+    """``rows`` generated hotline rows (bench/ingest.py's CSV: GCJ-02, Chinese texts) as 12 monthly exports
+    of 2025, each in time order with its own ids; made once per size (reused from ``--keep``)."""
+    import ingest as ingest_bench  # bench/ingest.py, beside this file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for m in range(12):
+        start = pd.Timestamp(2025, m + 1, 1)
+        days = (start + pd.offsets.MonthBegin(1) - start).days
+        path = folder / f"{rows}-{m + 1:02d}.csv"
+        n = rows * (m + 1) // 12 - rows * m // 12
+        if not path.exists():
+            ingest_bench.generate(path, n, seed=m, start=start, days=days, id_prefix=f"M{m + 1:02d}-")
+        files.append(path)
+    return files
+
+
+def import_months(url: str, files: list[str]) -> dict:
+    """Run in a fresh process: ``gridgis ingest`` of each monthly file in turn (the whole pipeline: one
+    transaction per file, repeats linked against the months before) into the store at ``url``."""
+    from gridgis.config import load_settings
+    from gridgis.ingest.pipeline import IngestOptions, ingest_file
+    from gridgis.storage.store import Store
+
+    settings = load_settings(env={}, database_url=url, service_area_bbox=(103.9, 30.5, 104.3, 30.8))
+    store = Store.from_url(url)
+    base = peak_rss_mib()
+    secs, stored = [], 0
+    for f in files:
+        t0 = time.perf_counter()
+        report = ingest_file(f, settings, store, IngestOptions(source="12345", crs="gcj02"))
+        secs.append(time.perf_counter() - t0)
+        stored += report.stored
+    store.close()
+    return {"seconds": sum(secs), "rows": stored, "per_file_s": secs, "extra_mib": peak_rss_mib() - base}
+
+
+def section_imports(args) -> None:
+    """A year of monthly hotline exports through the whole ingest pipeline, per backend: rows/s, the first
+    and last month's import time (does a month cost more when the table already holds eleven?), peak RSS."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    keep = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="gridgis-scale-csv-"))
+    figures: dict[int, dict] = {}
+    try:
+        for rows in args.rows:
+            files = [str(f) for f in monthly_files(keep / "imports", rows)]
+            for backend in ("sqlite", "postgresql"):
+                with store_database(args, backend, f"imp{rows}") as url:
+                    if url is None:
+                        print("[imports] no PostgreSQL server (--postgres-url or $GRIDGIS_TEST_POSTGRES_URL): "
+                              "SQLite only")
+                        continue
+                    r = in_fresh_process_fn(import_months, url, files)
+                figures.setdefault(rows, {})[backend] = r
+                per = [rows / 12 / s for s in r["per_file_s"]]
+                print(f"[imports] {rows:,} rows (12 monthly files) into {backend:10s}: {r['seconds']:7.1f} s = "
+                      f"{rows / r['seconds']:9,.0f} rows/s (month 1 {per[0]:,.0f} rows/s, month 12 {per[-1]:,.0f} "
+                      f"rows/s), extra peak RSS {r['extra_mib']:,.0f} MiB", flush=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(keep, ignore_errors=True)
+    sizes = sorted(figures)
+    for small, big in zip(sizes, sizes[1:], strict=False):
+        print(f"[imports] growth {small:,} → {big:,} rows (×{big / small:g}):")
+        for backend in figures[small]:
+            if backend in figures[big]:
+                a, b = figures[small][backend], figures[big][backend]
+                print(f"    {backend:10s} time ×{b['seconds'] / a['seconds']:5.2f}   month 12 "
+                      f"{a['per_file_s'][-1]:.1f} → {b['per_file_s'][-1]:.1f} s   peak memory "
+                      f"{a['extra_mib']:,.0f} → {b['extra_mib']:,.0f} MiB")
+
+
 def in_fresh_process_fn(fn, *args) -> dict:
     with cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as ex:
         return ex.submit(fn, *args).result()
 
 
-SECTIONS = {"dask": section_dask, "store": section_store}
+SECTIONS = {"dask": section_dask, "store": section_store, "imports": section_imports}
 
 
 def main() -> None:
