@@ -12,11 +12,12 @@ the wall clock mostly measures waiting for a core, the CPU time what one idle co
 - the first page (numberMatched remembered per data version after the first call);
 - pages at random offsets up to 999,000 (deep paging without walking the skipped rows);
 - walking the ``next`` links from the start, as GDAL and QGIS do;
-- a new small bbox every request (~1.5 km views: cell indexes), a new large one (half the city: its
-  numberMatched from the demand-counts table's res-9 totals plus the box's edge band), and the next
-  pages of one large bbox;
+- a new small bbox every request (~1.5 km views), a new large one (half the city: its numberMatched
+  from the demand-counts table's res-9 totals plus the box's edge band), and the next pages of one
+  large bbox — both read through the box's H3 cells in time windows;
 - a random month × category (datetime + property filter: counted from the counts table);
-- a new large bbox × a status (not in the counts table: counted up to 2,002 rows, else left out);
+- a new large bbox × a status (not in the counts table: counted up to 2,002 rows, else left out — at
+  once when the page's rows took a small share of the year);
 - the res-9 demand cells (computed once per data version, then paged from memory).
 
 Run: .venv/bin/python bench/ogc.py [--rows N] [--runs 60] [--keep PATH]
@@ -108,8 +109,9 @@ def show(name: str, result) -> None:
 
 
 def count_vs_exact(store, settings, box, runs: int) -> None:
-    """numberMatched of new large bboxes: counts-table totals + edge band vs the exact COUNT(*) of the
-    same rows (what it cost before), in this process; the two must agree."""
+    """numberMatched of new large bboxes: counts-table totals + edge band (listing the box's cells, as the
+    page does, included) vs the exact COUNT(*) of the same rows (what it cost before), in this process;
+    the two must agree."""
     import shapely
     from sqlalchemy import and_, func, or_, select
 
@@ -125,8 +127,8 @@ def count_vs_exact(store, settings, box, runs: int) -> None:
     for _ in range(runs):
         b = tuple(float(v) for v in box().split(","))
         t0 = time.perf_counter()
-        where = rq.where_clause(ItemQuery(bbox=b), extent, fine, snapped)
-        n = rc.bbox_matched(store, totals, list(where.boxes), fine, snapped, where.base)
+        where = rq.where_clause(ItemQuery(bbox=b), extent, fine, snapped, span, totals)  # lists its cells
+        n = rc.bbox_matched(store, totals, list(where.boxes), fine, snapped, where.base, where.cells)
         t1 = time.perf_counter()
         # Before: COUNT(*) through the cell indexes (cells wholly inside by id, edge cells tested exactly).
         area = shapely.union_all([shapely.box(*x) for x in where.boxes])

@@ -127,7 +127,7 @@ def ingest(c: Ctx, files, source, crs, maps, mapping_file, sheet, encoding, time
            dry_run) -> None:
     """Import request files (CSV, XLSX, GeoJSON, GeoPackage, Shapefile) into the database."""
     from gridgis.ingest import columns
-    from gridgis.ingest.pipeline import IngestContext, IngestOptions, ingest_file
+    from gridgis.ingest.pipeline import IngestContext, IngestOptions
     from gridgis.storage import init_db
 
     mapping = {}

@@ -52,14 +52,16 @@ def read_grids(path: str | Path, *, crs: str | None = None) -> pd.DataFrame:
                 break
     if "grid_code" not in cols:
         raise InvalidInputError(
-            f"网格文件缺少网格编码列 / grid file {p.name} has no grid_code column (tried {', '.join(_FIELD_ALIASES['grid_code'])})",
+            f"网格文件缺少网格编码列 / grid file {p.name} has no grid_code column "
+            f"(tried {', '.join(_FIELD_ALIASES['grid_code'])})",
             field="grid_code",
         )
     codes = gdf[cols["grid_code"]].astype("string").str.strip().str.replace(r"\.0$", "", regex=True)
     problems = []
     for i, code in enumerate(codes.tolist(), start=1):
         if code is pd.NA or code is None or not GRID_CODE.match(str(code)):
-            problems.append(f"要素 {i}: 网格编码应为14或15位数字 / feature {i}: grid_code must be 14 or 15 digits, got {code!r}")
+            problems.append(
+                f"要素 {i}: 网格编码应为14或15位数字 / feature {i}: grid_code must be 14 or 15 digits, got {code!r}")
     dup = codes[codes.duplicated(keep=False) & codes.notna()]
     if len(dup):
         problems.append(f"网格编码重复 / duplicate grid_code(s): {', '.join(sorted(set(dup.tolist())))}")
@@ -68,7 +70,8 @@ def read_grids(path: str | Path, *, crs: str | None = None) -> pd.DataFrame:
         if g is None or g.is_empty or g.geom_type not in ("Polygon", "MultiPolygon"):
             problems.append(f"要素 {i}: 需要面要素 / feature {i}: geometry must be a polygon")
     if problems:
-        raise InvalidInputError("；".join(problems[:20]), field="grid_code" if "grid_code" in problems[0] else "geometry")
+        raise InvalidInputError("；".join(problems[:20]),
+                                field="grid_code" if "grid_code" in problems[0] else "geometry")
     geoms = shapely.make_valid(geoms)
     b = shapely.bounds(geoms)
     out = pd.DataFrame(

@@ -123,7 +123,8 @@ def test_grids_import_rejects_bad_codes(runner, db_args, tmp_path):
 
 
 def test_classify_train_and_eval(runner, db_args, tmp_path):
-    texts = {"FAC": ["路灯不亮{}", "井盖松动{}", "下水道堵塞{}"], "ENV": ["垃圾没人清运{}", "绿化带垃圾{}", "卫生死角{}"],
+    texts = {"FAC": ["路灯不亮{}", "井盖松动{}", "下水道堵塞{}"],
+             "ENV": ["垃圾没人清运{}", "绿化带垃圾{}", "卫生死角{}"],
              "ORDER": ["夜间施工噪音{}", "广场舞扰民{}", "烧烤油烟{}"]}
     rows = [{"text": t.format(i), "label": k} for k, ts in texts.items() for t in ts for i in range(10)]
     f = _csv(tmp_path / "labelled.csv", rows)

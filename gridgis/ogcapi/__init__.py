@@ -4,8 +4,8 @@ The web adapter (``webmap/ogc.py``) only parses the URL, checks the API token an
 with their media types. Layout: :mod:`.collections` (what is offered), :mod:`.query` (parameters,
 400s), :mod:`.crs` (CRS84 / EPSG:4490 / EPSG:3857 with pyproj), :mod:`.requests_source` (SQL pages
 of requests under the privacy policy), :mod:`.requests_count` (their numberMatched, exact or left out
-when costly), :mod:`.frames` (aggregates, zones, grids), :mod:`.service`
-(per-data-version memory), :mod:`.documents` and :mod:`.openapi` (the documents).
+when costly), :mod:`.box_cells` (a bbox as H3 cells, for both), :mod:`.frames` (aggregates, zones,
+grids), :mod:`.service` (per-data-version memory), :mod:`.documents` and :mod:`.openapi` (the documents).
 
 Why hand-written rather than pygeoapi (0.21, checked with ``pip download --no-deps pygeoapi``; it
 installs and its protocol code is good):

@@ -10,23 +10,27 @@ a large view reads every matching index entry (≈ 0.3 s for half a city of 1,00
   (:func:`cell9_totals`; the service keeps them per data version and filter). Interval ends inside a
   day are counted on ``requests`` (:func:`gridgis.heatmap.periods.plan_range`).
 - **bbox** (:func:`bbox_matched`): res-9 cells whose every fine cell matches add their totals; only the
-  band of fine cells along the box's edge is counted on ``requests`` (cell index). A request matches by
+  band of fine cells along the box's edge is counted on ``requests`` (cell index). The cells are those
+  the page listed (:mod:`gridgis.ogcapi.box_cells`). A request matches by
   its *published* point: its fine cell's centre when points are snapped, else the exact point.
 - **Other property filters** (request_type, status, grid_code, geocode_level, source) are not in the
   counts table: a count capped at about two pages of rows (:func:`count_cap`, :func:`capped_count`);
-  above it numberMatched is left out and clients follow the ``next`` links.
+  above it numberMatched is left out and clients follow the ``next`` links. When the page itself shows
+  the total is far above the cap (its rows took a small share of the query's time:
+  :func:`clearly_over`), numberMatched is left out without counting.
 - A page shorter than ``limit`` tells the count for free (the service uses it before any of these).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import and_, func, literal_column, or_, select
 
-from gridgis import grid
 from gridgis.heatmap import periods
+from gridgis.ogcapi import box_cells
 from gridgis.storage.schema import demand_counts, meta
 from gridgis.storage.schema import requests as req_t
 from gridgis.storage.store import Store
@@ -113,53 +117,21 @@ def cell9_totals(store: Store, time: tuple[int | None, int | None] | None, filte
     return CellTotals(uniq[keep].astype(np.uint64), sums[keep], no_cell)
 
 
-def _margins(boxes: list[tuple[float, float, float, float]], fine: int) -> tuple[float, float]:
-    """How far (degrees of lng, lat) a fine cell reaches from its centre, with room for distortion."""
-    x0, y0, x1, y1 = boxes[0]
-    probe = grid.latlng_to_cells([(y0 + y1) / 2], [(x0 + x1) / 2], fine)
-    lat, lng = grid.cell_centers(probe)
-    xy = np.asarray(grid.cells_to_polygons(probe)[0].exterior.coords)
-    return 1.5 * float(np.abs(xy[:, 0] - lng[0]).max()), 1.5 * float(np.abs(xy[:, 1] - lat[0]).max())
-
-
-def _in_boxes(lng: np.ndarray, lat: np.ndarray, boxes, dx: float = 0.0, dy: float = 0.0) -> np.ndarray:
-    """Points inside any box grown by (dx, dy) (negative: shrunk)."""
-    hit = np.zeros(lng.size, dtype=bool)
-    for x0, y0, x1, y1 in boxes:
-        hit |= (lng >= x0 - dx) & (lng <= x1 + dx) & (lat >= y0 - dy) & (lat <= y1 + dy)
-    return hit
-
-
 def bbox_matched(store: Store, totals: CellTotals, boxes: list[tuple[float, float, float, float]], fine: int,
-                 snapped: bool, base) -> int:
+                 snapped: bool, base, cells: box_cells.BoxCells | None = None) -> int:
     """Requests matching ``base`` (the time/category condition ``totals`` were counted with) whose
-    published point lies in one of ``boxes`` (CRS84, already cut to the data's extent)."""
-    import shapely
-
+    published point lies in one of ``boxes`` (CRS84, already cut to the data's extent); ``cells`` their
+    :func:`gridgis.ogcapi.box_cells.box_cells` when already listed."""
     if not boxes:
         return 0
-    dx, dy = _margins(boxes, fine)
-    grown = shapely.union_all([shapely.box(x0 - dx, y0 - dy, x1 + dx, y1 + dy) for x0, y0, x1, y1 in boxes])
-    cand = grid.polygon_to_cells(grown, fine)
-    lat, lng = grid.cell_centers(cand)
-    if snapped:  # the published point is the centre: a cell matches wholly or not at all
-        whole = touch = _in_boxes(lng, lat, boxes)
-    else:  # wholly inside when even its farthest vertex is; possibly touching within one cell's reach
-        whole = np.zeros(cand.size, dtype=bool)
-        for b in boxes:
-            whole |= _in_boxes(lng, lat, [b], -dx, -dy)
-        touch = _in_boxes(lng, lat, boxes, dx, dy)
-    parents = grid.cells_to_parent(cand[whole], 9)
-    uniq, n_whole = np.unique(parents, return_counts=True)
-    covered = uniq[n_whole == 7 ** (fine - 9)]  # every child matches (pentagons have fewer: never covered)
-    n = int(totals.counts[np.isin(totals.cells, covered)].sum())
-    band = cand[touch & ~np.isin(grid.cells_to_parent(cand, 9), covered)]
-    if not band.size:
+    cells = box_cells.box_cells(boxes, fine, snapped) if cells is None else cells
+    n = int(totals.counts[np.isin(totals.cells, cells.covered)].sum())
+    if not cells.band.size:
         return n
     r = req_t.c
-    exact = None if snapped else or_(*[and_(r.lng.between(x0, x1), r.lat.between(y0, y1))
-                                       for x0, y0, x1, y1 in boxes])
-    ids = band.astype(np.int64).tolist()
+    exact = or_(*[and_(r.lng.between(x0, x1), r.lat.between(y0, y1)) for x0, y0, x1, y1 in boxes]) \
+        if cells.exact else None
+    ids = cells.band.astype(np.int64).tolist()
     with store.read() as conn:
         for i in range(0, len(ids), _IN_CHUNK):
             conds = [c for c in (base, exact, r.cell.in_(ids[i:i + _IN_CHUNK])) if c is not None]
@@ -173,6 +145,18 @@ def count_cap(limit: int) -> int:
     matching rows costs about N ÷ (the filter's share of the rows) row reads: the count then costs
     about what the page itself did, however rare the matches."""
     return min(COUNT_CAP, max(MIN_CAP, 2 * (int(limit) + 1)))
+
+
+def clearly_over(found: int, share: float, cap: int) -> bool:
+    """Whether ``found`` matching rows in a ``share`` (0–1] of the time the query spans put the total clearly
+    above ``cap``: even the low end of ``found`` (3 standard deviations of a Poisson count below it), at the
+    same rate over all of that time, exceeds it. A capped count would then read cap + 1 rows only to learn
+    that — about twice what the page read, and without an index for the filter each costs a table read —
+    so numberMatched is left out at once. (Matches crowded into the start of the query's time could be
+    left uncounted where the capped count would have reached them; OGC allows leaving it out.)"""
+    if found <= 0 or share <= 0:
+        return False
+    return (found - 3 * math.sqrt(found)) / share > cap
 
 
 def capped_count(store: Store, where, cap: int | None = None) -> int | None:

@@ -133,30 +133,43 @@ class OgcService:
     def _requests_page(self, query: ItemQuery) -> Page:
         snapped, v = self.settings.export_snap_points, self.version()
         # The conditions too are kept: a bbox's cells take a while to list, and each page of it needs them.
-        where = self._remember(("where", query.key()),
-                               lambda: rq.where_clause(query, self.extent(v)[0], self.fine_res, snapped), v)
+        where = self._remember(("where", query.key()), lambda: self._where(query, v), v)
         rows = rq.fetch(self.store, where, query.limit + 1, query.offset, query.after)  # one more: is there a next?
         more = len(rows) > query.limit
         rows = rows.iloc[:query.limit]
         if query.after is None and not more and (len(rows) or query.offset == 0):
             matched = query.offset + len(rows)  # the last page says how many there are
         else:
-            matched = self._remember(("count", query.key()), lambda: self._count(query, where, v), v)
+            matched = self._remember(("count", query.key()), lambda: self._count(query, where, v, rows), v)
         ids, props, geoms = rq.publish(rows, names=self.category_names(v), snapped=snapped,
                                        tz=self.settings.timezone)
         return Page(ids, props, geoms, matched, rq.cursor_after(rows), more)
 
-    def _count(self, query: ItemQuery, where: rq.Where, version: str) -> int | None:
-        """numberMatched of a requests query (see :mod:`gridgis.ogcapi.requests_count`)."""
+    def _totals(self, time, filters, version: str) -> rc.CellTotals:
+        return self._remember(("totals", time, filters),
+                              lambda: rc.cell9_totals(self.store, time, filters, self.extent(version)[1]), version)
+
+    def _where(self, query: ItemQuery, version: str) -> rq.Where:
+        """The query's conditions; a bbox is weighed by the requests per res-9 cell of all the data."""
+        extent, span = self.extent(version)
+        density = None
+        if query.bbox is not None and span is not None and rc.countable((), self.fine_res):
+            density = self._totals(None, (), version)
+        return rq.where_clause(query, extent, self.fine_res, self.settings.export_snap_points, span, density)
+
+    def _count(self, query: ItemQuery, where: rq.Where, version: str, rows: pd.DataFrame) -> int | None:
+        """numberMatched of a requests query (see :mod:`gridgis.ogcapi.requests_count`); ``rows`` the page."""
         if not rc.countable(query.filters, self.fine_res):
-            return rc.capped_count(self.store, where.page, rc.count_cap(query.limit))
-        totals = self._remember(("totals", query.time, query.filters),
-                                lambda: rc.cell9_totals(self.store, query.time, query.filters,
-                                                        self.extent(version)[1]), version)
+            cap = rc.count_cap(query.limit)
+            seen = rq.scanned(where, rows, query.offset, query.after)
+            if seen is not None and rc.clearly_over(*seen, cap):
+                return None
+            return rc.capped_count(self.store, where.page, cap)
+        totals = self._totals(query.time, query.filters, version)
         if where.boxes is None:
             return totals.total
         return rc.bbox_matched(self.store, totals, list(where.boxes), self.fine_res,
-                               self.settings.export_snap_points, where.base)
+                               self.settings.export_snap_points, where.base, where.cells)
 
     def feature(self, cid: str, fid: str) -> Page:
         """One feature by id; NotFoundError when the collection has none with that id."""

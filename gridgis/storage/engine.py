@@ -32,6 +32,9 @@ def safe_url(url: str) -> str:
         return "<invalid database URL>"
 
 
+SQLITE_MMAP_BYTES = 1 << 30
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -40,6 +43,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")  # wait instead of "database is locked"
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache: index upkeep on large imports stays in memory
+    # Reads through memory-mapped pages (up to 1 GiB of the file, address space only): a page of rows that
+    # no index holds (an OGC bbox × status page reads ~20,000 rows) costs no read() call per row.
+    cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
     cur.close()
 
 

@@ -114,7 +114,8 @@ def test_gcj02_coordinates_are_converted_to_wgs84(tmp_path, settings, store, ctx
     gcj.to_csv(path, index=False)
     ingest_file(path, settings, store, IngestOptions(source="amap", crs="gcj02"), ctx=ctx)
     got = store.requests_frame(["source_id", "lng", "lat", "source_crs"]).set_index("source_id").loc[df["工单编号"]]
-    err_m = np.hypot(got["lng"].to_numpy() - df["经度"].to_numpy(), got["lat"].to_numpy() - df["纬度"].to_numpy()) * 111_320
+    err_m = np.hypot(got["lng"].to_numpy() - df["经度"].to_numpy(),
+                     got["lat"].to_numpy() - df["纬度"].to_numpy()) * 111_320
     assert err_m.max() < 0.05 and (got["source_crs"] == "gcj02").all()
 
 
