@@ -165,6 +165,7 @@ class ChunkState:
     def __init__(self) -> None:
         self.mapping: dict[str, str] | None = None
         self.seen_ids: set[str] = set()
+        self.all_new = False  # no stored row has this source: skip looking the ids up
         self.timings: Counter = Counter()
 
     @contextmanager
@@ -419,6 +420,8 @@ def ingest_file(
         kept = BatchRows()
         if not options.dry_run:
             batch_id = store.insert_batch(str(p.name), _sha256(p), source, opts_record, conn=conn)
+            # A source never imported before: every row is new (ids repeated within the file are rejected).
+            state.all_new = store.source_is_new(source, conn)
             report.batch_id = batch_id
             hold = IndexHold(conn)  # SQLite: indexes set aside while a big import goes in, rebuilt below
 
@@ -427,7 +430,7 @@ def ingest_file(
                 if options.dry_run:
                     new, changed = store.classify_changes(rows, conn)
                     return int(new.sum()), int(changed.sum()), int(len(rows) - new.sum() - changed.sum())
-                counts = store.upsert_requests(batch_id, rows, conn=conn)
+                counts = store.upsert_requests(batch_id, rows, conn=conn, all_new=state.all_new)
                 store.insert_rejects(batch_id, problems, conn=conn)
                 hold.wrote(counts[0])
                 kept.add(rows, counts)

@@ -242,6 +242,15 @@ class Store(ZoneStoreMixin, TokenStoreMixin, RequestStoreMixin, UserStoreMixin):
                 out.update(c.execute(q).cursor.fetchall())
         return out
 
+    def source_is_new(self, source: str, conn: Connection) -> bool:
+        """True when no stored request id starts with ``source:`` (SQLite: one probe of the primary key,
+        whose BINARY order puts them all between ``source:`` and ``source;``). False on other backends,
+        whose collation may not order ids that way."""
+        if conn.dialect.name != "sqlite":
+            return False
+        q = "SELECT 1 FROM requests WHERE id >= ? AND id < ? LIMIT 1"
+        return conn.exec_driver_sql(q, (f"{source}:", f"{source};")).first() is None
+
     def classify_changes(self, rows: pd.DataFrame, conn: Connection | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Masks (new, changed) of ``rows`` against what is stored; the rest are unchanged."""
         known = self.existing_hashes(rows["id"].tolist(), conn) if len(rows) else {}
@@ -251,16 +260,21 @@ class Store(ZoneStoreMixin, TokenStoreMixin, RequestStoreMixin, UserStoreMixin):
         return new_mask, changed_mask
 
     def upsert_requests(
-        self, batch_id: str, rows: pd.DataFrame, conn: Connection | None = None
+        self, batch_id: str, rows: pd.DataFrame, conn: Connection | None = None, *, all_new: bool = False
     ) -> tuple[int, int, int]:
         """Insert new and update changed request rows. Returns (stored, updated, unchanged).
 
         ``rows`` holds :data:`REQUEST_COLUMNS` except batch_id/ingested_at/updated_at. Rows whose content hash
-        equals the stored one are left alone, so re-importing a file changes nothing.
+        equals the stored one are left alone, so re-importing a file changes nothing. ``all_new``: the caller
+        knows none of the ids is stored (see :meth:`source_is_new`): the lookup is skipped (a stored one
+        would still be refused by the primary key, failing the transaction).
         """
         ts = now_ts()
         with self._using(conn, write=True) as c:
-            new_mask, changed_mask = self.classify_changes(rows, c)
+            if all_new:
+                new_mask, changed_mask = np.ones(len(rows), dtype=bool), np.zeros(len(rows), dtype=bool)
+            else:
+                new_mask, changed_mask = self.classify_changes(rows, c)
             for mask, upsert in ((new_mask, False), (changed_mask, True)):
                 if mask.any():
                     todo = rows[mask].copy()

@@ -196,3 +196,22 @@ def test_setwise_links_roll_back_with_the_transaction(store, monkeypatch):
         assert conn.exec_driver_sql(COUNTS_Q).fetchall() == before
         assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'demand_counts_update'"
                                     ).scalar() == 1
+
+
+def test_a_source_is_new_only_when_no_stored_id_has_its_prefix(store):
+    b = store.insert_batch("a.csv", None, "ab", {})
+    store.upsert_requests(b, _rows(3, b, prefix="ab").drop(columns=["batch_id", "ingested_at", "updated_at"],
+                                                           errors="ignore"))
+    with store.read() as conn:
+        assert not store.source_is_new("ab", conn)
+        # neighbours in the id order: "a", "ab9" (9 < ":") and "abc" (c > ";") share no id prefix with it
+        assert all(store.source_is_new(s, conn) for s in ("a", "ab9", "abc", "b", "ab:"))
+
+
+def test_rows_of_a_new_source_skip_the_lookup_but_a_stored_id_still_fails_the_transaction(store):
+    rows = _rows(5, "x", prefix="n").drop(columns=["batch_id", "ingested_at", "updated_at"], errors="ignore")
+    b = store.insert_batch("a.csv", None, "n", {})
+    assert store.upsert_requests(b, rows, all_new=True) == (5, 0, 0)
+    with pytest.raises(Exception, match="UNIQUE"), store.write() as conn:
+        store.upsert_requests(b, rows, conn=conn, all_new=True)
+    assert store.count_requests() == 5
