@@ -45,8 +45,8 @@ from gridgis.storage import Store
 from gridgis.storage.demand_counts import deferred as deferred_counts
 from gridgis.storage.demand_counts import flush_deferred as flush_deferred_counts
 from gridgis.storage.demand_counts import group_counts, take_deferred, utc_offset, write_counts
+from gridgis.storage.links import set_duplicates as set_duplicates_uncounted
 from gridgis.storage.sqlite_bulk import IndexHold
-from gridgis.storage.sqlite_bulk import set_duplicates as set_duplicates_uncounted
 from gridgis.taxonomy import Taxonomy
 from gridgis.workflow import normalize_statuses
 

@@ -20,8 +20,6 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from gridgis.storage.demand_counts import move_firsts
-
 log = logging.getLogger(__name__)
 
 TABLE = "requests"
@@ -177,46 +175,3 @@ def stored_hashes(conn: Connection, ids: Sequence[str]) -> dict[str, str] | None
     sql = f"SELECT r.id, r.content_hash FROM json_each(?) AS j JOIN {TABLE} AS r ON r.id = j.value"
     return dict(conn.exec_driver_sql(sql, (payload,)).fetchall())
 
-
-UPDATE_TRIGGER = "demand_counts_update"
-_COUNTED = ("created_at", "cell_9", "cell_8", "cell_7", "category", "geocode_level", "duplicate_of")
-# Below this many rows the update trigger's per-row upserts cost less than reading the rows first.
-MIN_LINKS = 2_000
-
-
-def set_duplicates(conn: Connection, ids: Sequence[str], roots: Sequence[str | None], *, counted: bool = True) -> bool:
-    """``UPDATE requests SET duplicate_of`` for many rows (SQLite) with migration 0002's update trigger set
-    aside (six upserts per row) and recreated from its stored SQL in the same transaction.
-
-    ``counted``: the rows are in ``demand_counts``: their counted columns are read first and one grouped
-    upsert moves their ``firsts`` as the trigger would have. Returns False (nothing done) when there are
-    too few rows for that to pay, or an id the JSON lookup cannot carry: the caller updates row by row.
-    ``counted=False``: the rows are not counted yet (the caller counts them after, with these links):
-    only the update, always done."""
-    if counted and len(ids) < MIN_LINKS:
-        return False
-    old = None
-    if counted:
-        payload = json.dumps(list(ids), ensure_ascii=False)
-        if "\\u0000" in payload:
-            return False
-        cols = ", ".join(f"r.{c}" for c in _COUNTED)
-        old = pd.DataFrame(
-            conn.exec_driver_sql(f"SELECT r.id, {cols} FROM json_each(?) AS j JOIN {TABLE} AS r ON r.id = j.value",
-                                 (payload,)).fetchall(),
-            columns=["id", *_COUNTED],
-        )
-    trigger = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
-                                   (UPDATE_TRIGGER,)).scalar()
-    if trigger:
-        conn.exec_driver_sql(f"DROP TRIGGER {_quote(UPDATE_TRIGGER)}")
-    if len(ids):
-        conn.exec_driver_sql(f"UPDATE {TABLE} SET duplicate_of = ? WHERE id = ?", list(zip(roots, ids, strict=True)))
-    if trigger:
-        conn.exec_driver_sql(trigger)
-    if trigger and old is not None:
-        new_root = pd.Series(list(roots), index=list(ids), dtype=object)
-        new_root = new_root[~new_root.index.duplicated(keep="last")]  # as the UPDATEs leave it
-        is_first = new_root.reindex(old["id"]).isna().to_numpy()
-        move_firsts(conn, old, old["duplicate_of"].isna().to_numpy(), is_first)
-    return True

@@ -20,6 +20,7 @@ from gridgis.storage import migrate
 from gridgis.storage.demand_counts import BULK_KEY, add_demand_counts
 from gridgis.storage.engine import check_connection, make_engine, safe_url
 from gridgis.storage.frames import _column_lists, result_frame
+from gridgis.storage.links import set_duplicates as set_duplicates_setwise
 from gridgis.storage.pgcopy import copy_frame
 from gridgis.storage.pgcopy import stored_hashes as pg_stored_hashes
 from gridgis.storage.postgis import bbox_condition, is_postgresql
@@ -36,7 +37,6 @@ from gridgis.storage.schema import (
     zone_history,
 )
 from gridgis.storage.sqlite_bulk import insert_rows, stored_hashes
-from gridgis.storage.sqlite_bulk import set_duplicates as set_duplicates_setwise
 from gridgis.storage.token_store import TokenStoreMixin
 from gridgis.storage.user_store import UserStoreMixin
 from gridgis.storage.zone_store import ZoneStoreMixin
@@ -373,7 +373,7 @@ class Store(ZoneStoreMixin, TokenStoreMixin, RequestStoreMixin, UserStoreMixin):
         style = "?" if (conn or self.engine).dialect.paramstyle == "qmark" else "%s"
         sql = f"UPDATE requests SET duplicate_of = {style} WHERE id = {style}"
         with self._using(conn, write=True) as c:
-            if c.dialect.name == "sqlite" and set_duplicates_setwise(c, ids, roots):
+            if set_duplicates_setwise(c, ids, roots):
                 return  # many rows: their demand counts moved set-wise
             c.exec_driver_sql(sql, list(zip(roots, ids, strict=True)))
 

@@ -9,7 +9,7 @@ import pytest
 
 from gridgis.ingest import pipeline
 from gridgis.ingest.pipeline import BatchRows, IngestContext, IngestOptions, InjectedFailure, ingest_file
-from gridgis.storage import REQUEST_COLUMNS, init_db, sqlite_bulk
+from gridgis.storage import REQUEST_COLUMNS, init_db, links, sqlite_bulk
 from gridgis.taxonomy import Taxonomy
 from tests.ingest.test_pipeline import _frame
 
@@ -64,7 +64,7 @@ def _recounted(store) -> list:
 def _import_twice(settings, tmp_path, min_rows: int, monkeypatch):
     """A big first file, then an overlapping one (changed, unchanged and new rows in its chunks)."""
     monkeypatch.setattr(sqlite_bulk, "MIN_ROWS", min_rows)
-    monkeypatch.setattr(sqlite_bulk, "MIN_LINKS", 1)  # links of already counted rows set-wise too
+    monkeypatch.setattr(links, "MIN_LINKS", 1)  # links of already counted rows set-wise too
     store = init_db(settings)
     ctx = IngestContext.build(settings, store)
     first = _repeating_file(tmp_path / "a.csv")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import text
 
 from gridgis import grid
 from gridgis.storage import init_db
@@ -77,3 +78,37 @@ def test_an_error_drops_the_kept_rows_with_the_transaction(store):
     with store.read() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM demand_counts").scalar() == 0
 
+
+
+def test_links_written_setwise_leave_the_counts_a_recount_gives(store, monkeypatch):
+    """Both backends: many links at once (the row trigger set aside; on PostgreSQL by migration 0006's
+    transaction-local setting) leave demand_counts equal to migration 0002's backfill of the stored rows."""
+    import importlib
+
+    from gridgis.storage import links
+
+    m2 = importlib.import_module("gridgis.storage.migrations.versions.0002_demand_counts")
+    rows = pd.concat(_chunks(600), ignore_index=True)
+    b = store.insert_batch("a.csv", None, "t", {})
+    store.upsert_requests(b, rows)
+    monkeypatch.setattr(links, "MIN_LINKS", 1)
+    ids = rows["id"].tolist()
+    roots = [None if i % 13 == 0 and i % 2 else ("t:1" if i % 3 else None) for i in range(len(ids))]
+    with store.write() as conn:
+        store.set_duplicates(ids, roots, conn=conn)
+    with store.read() as conn:
+        got = conn.exec_driver_sql(COUNTS_Q).fetchall()
+        assert conn.exec_driver_sql("SELECT count(*) FROM requests WHERE duplicate_of IS NOT NULL").scalar() > 200
+    with store.engine.connect() as conn:
+        tx = conn.begin()
+        conn.exec_driver_sql("DELETE FROM demand_counts")
+        conn.exec_driver_sql(m2.PG_BACKFILL if conn.dialect.name == "postgresql" else m2.SQLITE_BACKFILL)
+        want = conn.exec_driver_sql(COUNTS_Q).fetchall()
+        tx.rollback()
+    assert [tuple(r) for r in got] == [tuple(r) for r in want]
+    # the row trigger still counts an ordinary update afterwards (the setting was transaction-local)
+    with store.write() as conn:
+        conn.execute(text("UPDATE requests SET duplicate_of = NULL WHERE id = :i"), {"i": ids[1]})  # was t:1
+    with store.read() as conn:
+        firsts = conn.exec_driver_sql("SELECT sum(firsts) FROM demand_counts WHERE level = 'Y'").scalar()
+    assert firsts == sum(r[-1] for r in want if r[0] == "Y") + 1

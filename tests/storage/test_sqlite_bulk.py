@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gridgis.storage import REQUEST_COLUMNS, init_db, sqlite_bulk
+from gridgis.storage import REQUEST_COLUMNS, init_db, links
 from gridgis.storage.frames import _column_lists
 from gridgis.storage.sqlite_bulk import IndexHold, insert_rows, stored_hashes
 
@@ -168,7 +168,7 @@ def test_setwise_duplicate_links_move_counts_as_the_update_trigger_does(settings
         st = init_db(settings.with_overrides(database_url=f"sqlite:///{tmp_path / (name + '.sqlite3')}"))
         b = st.insert_batch("a.csv", None, "t", {})
         st.upsert_requests(b, rows)
-        monkeypatch.setattr(sqlite_bulk, "MIN_LINKS", min_links)
+        monkeypatch.setattr(links, "MIN_LINKS", min_links)
         with st.write() as conn:
             st.set_duplicates(ids, roots, conn=conn)
         with st.read() as conn:
@@ -186,7 +186,7 @@ def test_setwise_links_roll_back_with_the_transaction(store, monkeypatch):
     rows = pd.concat(_chunks(400), ignore_index=True)
     b = store.insert_batch("a.csv", None, "t", {})
     store.upsert_requests(b, rows)
-    monkeypatch.setattr(sqlite_bulk, "MIN_LINKS", 1)
+    monkeypatch.setattr(links, "MIN_LINKS", 1)
     with store.read() as conn:
         before = conn.exec_driver_sql(COUNTS_Q).fetchall()
     with pytest.raises(_Boom), store.write() as conn:
