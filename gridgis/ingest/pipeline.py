@@ -20,7 +20,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,15 +37,12 @@ from gridgis.errors import InvalidInputError
 from gridgis.grids import GridIndex
 from gridgis.ingest import columns as cols_mod
 from gridgis.ingest import readers, validate
-from gridgis.ingest.dedupe import find_duplicates
+from gridgis.ingest.linking import BatchRows, link_batch, link_duplicates, link_file_batch
 from gridgis.ingest.locate import locate
 from gridgis.ingest.times import parse_times
 from gridgis.models import IngestReport, RowProblem
 from gridgis.storage import Store
 from gridgis.storage.demand_counts import deferred as deferred_counts
-from gridgis.storage.demand_counts import flush_deferred as flush_deferred_counts
-from gridgis.storage.demand_counts import group_counts, take_deferred, utc_offset, write_counts
-from gridgis.storage.links import set_duplicates as set_duplicates_uncounted
 from gridgis.storage.sqlite_bulk import IndexHold
 from gridgis.taxonomy import Taxonomy
 from gridgis.workflow import normalize_statuses
@@ -316,82 +313,6 @@ def _extras(extra: pd.Series, raw_status: pd.Series, unknown_status: np.ndarray)
     return out
 
 
-COARSE_LEVELS = ("community", "street")
-
-
-def _dedupe_input(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows placed only at a community/street centroid share one point: their place says nothing."""
-    out = frame[["id", "category", "created_at", "lng", "lat", "text"]].copy()
-    coarse = frame["geocode_level"].isin(COARSE_LEVELS).to_numpy()
-    out.loc[coarse, ["lng", "lat"]] = np.nan
-    return out
-
-
-def link_duplicates(store: Store, settings: Settings, *, batch_id: str | None = None,
-                    rows: pd.DataFrame | None = None, conn=None) -> pd.Series:
-    """duplicate_of for a batch's rows (stored, or given as ``rows`` in a dry run), against each other
-    and against stored requests of other batches in the same time window and area."""
-    if rows is None:
-        new = store.dedupe_rows(batch_id=batch_id, conn=conn)
-    else:
-        new = rows.assign(created_at=pd.to_datetime(rows["created_at"], unit="s", utc=True))
-    if new.empty:
-        return pd.Series([], dtype=object)
-    return _find_repeats(settings, new, _known_rows(store, settings, new, batch_id, conn))
-
-
-def _known_rows(store: Store, settings: Settings, new: pd.DataFrame, batch_id: str | None, conn) -> pd.DataFrame:
-    """Stored requests of other batches that ``new`` rows may repeat: same time window, area, categories."""
-    win = pd.Timedelta(days=settings.duplicate_days)
-    pad = settings.duplicate_radius_m / 90_000  # degrees; generous at any latitude in China
-    t_min, t_max = new["created_at"].min() - win, new["created_at"].max()
-    bbox = (new["lng"].min() - pad * 1.3, new["lat"].min() - pad, new["lng"].max() + pad * 1.3,
-            new["lat"].max() + pad)
-    existing = store.dedupe_rows(exclude_batch=batch_id, min_ts=int(t_min.timestamp()),
-                                 max_ts=int(t_max.timestamp()), bbox=bbox,
-                                 categories_=sorted(new["category"].unique()), conn=conn)
-    existing = existing[~existing["id"].isin(new["id"])]
-    return _dedupe_input(existing).assign(duplicate_of=existing["duplicate_of"]).reset_index(drop=True)
-
-
-def _find_repeats(settings: Settings, new: pd.DataFrame, known: pd.DataFrame) -> pd.Series:
-    dup = find_duplicates(
-        _dedupe_input(new), known,
-        radius_m=settings.duplicate_radius_m, days=settings.duplicate_days,
-        text_similarity=settings.duplicate_text_similarity,
-    )
-    return pd.Series(dup.to_numpy(dtype=object), index=new["id"].to_numpy())
-
-
-class BatchRows:
-    """What repeat linking needs of the rows an import stored or changed, kept as the chunks are written,
-    so that it need not read the whole batch back. A chunk that mixes stored or changed rows with unchanged
-    ones (which keep their old batch) makes the keeper give up: the batch is then read back instead."""
-
-    COLUMNS = ("id", "category", "created_at", "lng", "lat", "text", "geocode_level")
-
-    def __init__(self) -> None:
-        self.parts: list[pd.DataFrame] = []
-        self.complete = True
-
-    def add(self, rows: pd.DataFrame, counts: tuple[int, int, int]) -> None:
-        stored, updated, unchanged = counts
-        if not self.complete or stored + updated == 0:
-            return
-        if unchanged:
-            self.complete, self.parts = False, []
-            return
-        self.parts.append(pd.DataFrame({c: rows[c].copy() for c in self.COLUMNS}))  # not views of the chunk
-
-    def frame(self) -> pd.DataFrame:
-        """The kept rows as :meth:`Store.dedupe_rows` returns a batch (created_at as UTC datetimes)."""
-        if not self.parts:
-            return pd.DataFrame({c: pd.Series([], dtype=object) for c in self.COLUMNS})
-        out = pd.concat(self.parts, ignore_index=True)
-        out["created_at"] = pd.to_datetime(out["created_at"].to_numpy(dtype=np.int64), unit="s", utc=True)
-        return out
-
-
 def ingest_file(
     path: str | Path,
     settings: Settings,
@@ -476,7 +397,7 @@ def ingest_file(
             if batch_id:
                 # Repeats are linked once the whole file is in: every row sees every other, whatever the order.
                 with state.timed("dedupe"):
-                    report.duplicates = _link_file_batch(store, settings, batch_id, conn, kept, hold, pool)
+                    report.duplicates = link_file_batch(store, settings, batch_id, conn, kept, hold, pool)
                 if hold.rebuild_s:
                     state.timings["indexes"] += hold.rebuild_s  # overlaps the "dedupe" stage
         report.timings.update(state.timings)
@@ -512,54 +433,6 @@ def _tally(report: IngestReport, n_read: int, problems: list[RowProblem], counte
     report.geocoded_by_level.update(counters["geocoded_by_level"])
     report.classified_by_rule.update(counters["classified_by_rule"])
     report.per_category.update(counters["per_category"])
-
-
-def _link_file_batch(store: Store, settings: Settings, batch_id: str, conn, kept: BatchRows, hold: IndexHold,
-                     pool: ThreadPoolExecutor) -> int:
-    """Link a file's stored repeats (duplicate_of) inside its transaction; returns how many were linked.
-
-    The writer thread rebuilds the indexes set aside for the load (SQLite works without the GIL) while
-    the repeats are computed here. On SQLite the new rows are then counted in ``demand_counts`` once,
-    with their links (grouped here while the indexes rebuild), and the links written with the update
-    trigger set aside; elsewhere the counts go in first and the links move them.
-    """
-    new = kept.frame() if kept.complete else store.dedupe_rows(batch_id=batch_id, conn=conn)
-    known = _known_rows(store, settings, new, batch_id, conn) if len(new) else None
-    sqlite = hold.active
-    uncounted = take_deferred(conn) if sqlite else None
-    offset = utc_offset(conn) if uncounted is not None else 0
-
-    def settle() -> None:  # before any row is updated: the indexes (and elsewhere the new rows' counts)
-        if not sqlite:
-            flush_deferred_counts(conn)
-        hold.restore()
-
-    restoring = pool.submit(settle)
-    try:
-        dup = _find_repeats(settings, new, known) if len(new) else pd.Series([], dtype=object)
-        linked = dup[dup.notna()]
-        if uncounted is not None:
-            first = uncounted["duplicate_of"].isna().to_numpy() & ~uncounted["id"].isin(linked.index).to_numpy()
-            counts = group_counts(uncounted, offset, np.ones(len(uncounted), dtype=np.int64), first)
-            fresh = linked.index.isin(uncounted["id"])
-    finally:
-        wait([restoring])
-    restoring.result()
-    if uncounted is None:
-        store.set_duplicates(linked.index.tolist(), linked.tolist(), conn=conn)
-        return len(linked)
-    write_counts(conn, counts)
-    set_duplicates_uncounted(conn, linked.index[fresh].tolist(), linked[fresh].tolist(), counted=False)
-    store.set_duplicates(linked.index[~fresh].tolist(), linked[~fresh].tolist(), conn=conn)  # counted already
-    return len(linked)
-
-
-def _link_batch(store: Store, settings: Settings, batch_id: str, conn) -> pd.Series:
-    """Link a stored batch's repeats (duplicate_of) inside the writing transaction; returns the links."""
-    dup = link_duplicates(store, settings, batch_id=batch_id, conn=conn)
-    linked = dup[dup.notna()]
-    store.set_duplicates(linked.index.tolist(), linked.tolist(), conn=conn)
-    return linked
 
 
 def ingest_frame(
@@ -607,7 +480,7 @@ def ingest_frame(
             report.batch_id = batch_id
             report.stored, report.updated, report.unchanged = store.upsert_requests(batch_id, rows, conn=conn)
             store.insert_rejects(batch_id, problems, conn=conn)
-            dup = _link_batch(store, settings, batch_id, conn)
+            dup = link_batch(store, settings, batch_id, conn)
             report.duplicates = len(dup)
             report.timings.update(state.timings)
             store.finish_batch(batch_id, report.to_dict(), conn=conn)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gridgis.ingest import pipeline
+from gridgis.ingest import linking, pipeline
 from gridgis.ingest.pipeline import BatchRows, IngestContext, IngestOptions, InjectedFailure, ingest_file
 from gridgis.storage import REQUEST_COLUMNS, init_db, links, sqlite_bulk
 from gridgis.taxonomy import Taxonomy
@@ -96,7 +96,7 @@ def test_links_made_from_memory_equal_links_recomputed_from_the_database(setting
     path = _repeating_file(tmp_path / "a.csv")
     report = ingest_file(path, settings, store, IngestOptions(source="12345", chunk_rows=100))
     stored = store.requests_frame(["id", "duplicate_of"]).set_index("id")["duplicate_of"]
-    again = pipeline.link_duplicates(store, settings, batch_id=report.batch_id)  # reads the batch back
+    again = linking.link_duplicates(store, settings, batch_id=report.batch_id)  # reads the batch back
     assert report.duplicates == int(stored.notna().sum()) == int(again.notna().sum()) > 0
     assert again.reindex(stored.index).fillna("").tolist() == stored.fillna("").tolist()
 
