@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from gridgis.errors import InvalidInputError
+from gridgis.idsets import isin
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def find_duplicates(
     if existing is not None and len(existing):
         _check_columns(existing, "existing")
         ex_ids = _ids(existing, "existing")
-        keep = ~pd.Index(ex_ids).isin(new_ids)
+        keep = ~isin(ex_ids, new_ids)
         existing = existing.loc[keep]
         ex_ids = ex_ids[keep]
     else:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from gridgis.config import Settings
+from gridgis.idsets import isin
 from gridgis.ingest.dedupe import find_duplicates
 from gridgis.storage import Store
 from gridgis.storage.demand_counts import flush_deferred as flush_deferred_counts
@@ -51,7 +52,7 @@ def known_rows(store: Store, settings: Settings, new: pd.DataFrame, batch_id: st
     existing = store.dedupe_rows(exclude_batch=batch_id, min_ts=int(t_min.timestamp()),
                                  max_ts=int(t_max.timestamp()), bbox=bbox,
                                  categories_=sorted(new["category"].unique()), conn=conn)
-    existing = existing[~existing["id"].isin(new["id"])]
+    existing = existing[~isin(existing["id"], new["id"])]
     return _dedupe_input(existing).assign(duplicate_of=existing["duplicate_of"]).reset_index(drop=True)
 
 
@@ -118,9 +119,9 @@ def link_file_batch(store: Store, settings: Settings, batch_id: str, conn, kept:
         dup = find_repeats(settings, new, known) if len(new) else pd.Series([], dtype=object)
         linked = dup[dup.notna()]
         if uncounted is not None:
-            first = uncounted["duplicate_of"].isna().to_numpy() & ~uncounted["id"].isin(linked.index).to_numpy()
+            first = uncounted["duplicate_of"].isna().to_numpy() & ~isin(uncounted["id"], linked.index)
             counts = group_counts(uncounted, offset, np.ones(len(uncounted), dtype=np.int64), first)
-            fresh = linked.index.isin(uncounted["id"])
+            fresh = isin(linked.index, uncounted["id"])
     finally:
         wait([restoring])
     restoring.result()
