@@ -17,6 +17,7 @@ from gridgis.storage.demand_counts import flush_deferred as flush_deferred_count
 from gridgis.storage.demand_counts import group_counts, take_deferred, utc_offset, write_counts
 from gridgis.storage.links import set_duplicates as set_duplicates_uncounted
 from gridgis.storage.sqlite_bulk import IndexHold
+from gridgis.storage.sqlite_stage import Stage
 
 COARSE_LEVELS = ("community", "street")
 
@@ -95,21 +96,27 @@ class BatchRows:
 
 
 def link_file_batch(store: Store, settings: Settings, batch_id: str, conn, kept: BatchRows, hold: IndexHold,
-                     pool: ThreadPoolExecutor) -> int:
+                     pool: ThreadPoolExecutor, stage: Stage | None = None) -> int:
     """Link a file's stored repeats (duplicate_of) inside its transaction; returns how many were linked.
 
-    The writer thread rebuilds the indexes set aside for the load (SQLite works without the GIL) while
-    the repeats are computed here. On SQLite the new rows are then counted in ``demand_counts`` once,
+    The writer thread copies the staged new rows into ``requests`` (``stage``, see
+    :meth:`Store.request_stage`) and rebuilds the indexes set aside for the load (SQLite works without the
+    GIL) while the repeats are computed here. On SQLite the new rows are then counted in ``demand_counts`` once,
     with their links (grouped here while the indexes rebuild), and the links written with the update
     trigger set aside; elsewhere the counts go in first and the links move them.
     """
-    new = kept.frame() if kept.complete else store.dedupe_rows(batch_id=batch_id, conn=conn)
+    if not kept.complete:  # the batch is read back: its rows must be in the table first
+        store.flush_stage(stage, batch_id, conn)
+        new = store.dedupe_rows(batch_id=batch_id, conn=conn)
+    else:
+        new = kept.frame()
     known = known_rows(store, settings, new, batch_id, conn) if len(new) else None
     sqlite = hold.active
     uncounted = take_deferred(conn) if sqlite else None
     offset = utc_offset(conn) if uncounted is not None else 0
 
-    def settle() -> None:  # before any row is updated: the indexes (and elsewhere the new rows' counts)
+    def settle() -> None:  # before any row is updated: the rows, the indexes (elsewhere the new rows' counts)
+        store.flush_stage(stage, batch_id, conn)
         if not sqlite:
             flush_deferred_counts(conn)
         hold.restore()

@@ -336,7 +336,7 @@ def ingest_file(
     opts_record = {**asdict(options), "format": fmt}
     chunks = readers.iter_chunks(p, chunk_rows=chunk_rows, sheet=options.sheet, encoding=options.encoding)
 
-    def run(conn) -> None:
+    def run(conn, stage=None) -> None:
         batch_id = hold = None
         kept = BatchRows()
         if not options.dry_run:
@@ -351,7 +351,7 @@ def ingest_file(
                 if options.dry_run:
                     new, changed = store.classify_changes(rows, conn)
                     return int(new.sum()), int(changed.sum()), int(len(rows) - new.sum() - changed.sum())
-                counts = store.upsert_requests(batch_id, rows, conn=conn, all_new=state.all_new)
+                counts = store.upsert_requests(batch_id, rows, conn=conn, all_new=state.all_new, stage=stage)
                 store.insert_rejects(batch_id, problems, conn=conn)
                 hold.wrote(counts[0])
                 kept.add(rows, counts)
@@ -397,9 +397,11 @@ def ingest_file(
             if batch_id:
                 # Repeats are linked once the whole file is in: every row sees every other, whatever the order.
                 with state.timed("dedupe"):
-                    report.duplicates = link_file_batch(store, settings, batch_id, conn, kept, hold, pool)
+                    report.duplicates = link_file_batch(store, settings, batch_id, conn, kept, hold, pool, stage)
                 if hold.rebuild_s:
                     state.timings["indexes"] += hold.rebuild_s  # overlaps the "dedupe" stage
+                if stage is not None and stage.rows:
+                    state.timings["copy"] += stage.copy_s  # the staged rows into requests: beside "dedupe" too
         report.timings.update(state.timings)
         if batch_id:
             store.finish_batch(batch_id, report.to_dict(), conn=conn)
@@ -409,8 +411,9 @@ def ingest_file(
             run(conn)
     else:
         try:
-            with store.write() as conn, store.bulk_write(conn), deferred_counts(conn):
-                run(conn)
+            with (store.write() as conn, store.bulk_write(conn), deferred_counts(conn),
+                  store.request_stage(conn) as stage):
+                run(conn, stage)
         except Exception as exc:
             _record_failed(store, p, source, opts_record, exc)
             raise

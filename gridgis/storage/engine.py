@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from gridgis.errors import ConfigError, MissingDependencyError, StorageError
+from gridgis.storage import sqlite_stage
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ def make_engine(url: str) -> Engine:
         # pysqlite's own BEGIN handling is off so that SQLAlchemy's transactions are real ones
         event.listen(engine, "connect", lambda c, r: setattr(c, "isolation_level", None))
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "checkin", sqlite_stage.release)  # a big import's scratch file, once done
         return engine
     if backend == "postgresql":
         return _postgresql_engine(parsed)

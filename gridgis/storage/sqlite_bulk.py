@@ -120,7 +120,7 @@ def _constant(col: pd.Series):
 def _param_list(col: pd.Series) -> list:
     """One column as a list of Python values for sqlite3, None for missing (NaN floats bind as NULL)."""
     kind = col.dtype.kind
-    if kind in "iu":
+    if kind in "iu" and isinstance(col.dtype, np.dtype):  # nullable (masked) integers: the object path below
         return col.tolist()
     if kind == "f":
         return col.to_numpy(dtype=np.float64).tolist()

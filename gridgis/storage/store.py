@@ -37,6 +37,7 @@ from gridgis.storage.schema import (
     zone_history,
 )
 from gridgis.storage.sqlite_bulk import insert_rows, stored_hashes
+from gridgis.storage.sqlite_stage import Stage, staged
 from gridgis.storage.token_store import TokenStoreMixin
 from gridgis.storage.user_store import UserStoreMixin
 from gridgis.storage.zone_store import ZoneStoreMixin
@@ -259,15 +260,32 @@ class Store(ZoneStoreMixin, TokenStoreMixin, RequestStoreMixin, UserStoreMixin):
         changed_mask = (~new_mask) & (prior.to_numpy(dtype=object) != rows["content_hash"].to_numpy(dtype=object))
         return new_mask, changed_mask
 
+    def request_stage(self, conn: Connection):
+        """A context manager giving a :class:`~gridgis.storage.sqlite_stage.Stage` for new request rows of a big
+        import on ``conn`` (SQLite; None elsewhere): pass it to :meth:`upsert_requests`, then
+        :meth:`flush_stage` before the rows are read or linked."""
+        return staged(conn, "requests", REQUEST_COLUMNS)
+
+    def flush_stage(self, stage: Stage | None, batch_id: str, conn: Connection) -> int:
+        """Copy the staged rows into ``requests`` (their counts were added as they were staged)."""
+        if stage is None or stage.flushed:
+            return 0
+        self.set_meta(BULK_KEY, batch_id, conn=conn)  # the insert trigger must not count them again
+        n = stage.flush()
+        conn.execute(delete(meta).where(meta.c.key == BULK_KEY))
+        return n
+
     def upsert_requests(
-        self, batch_id: str, rows: pd.DataFrame, conn: Connection | None = None, *, all_new: bool = False
+        self, batch_id: str, rows: pd.DataFrame, conn: Connection | None = None, *, all_new: bool = False,
+        stage: Stage | None = None,
     ) -> tuple[int, int, int]:
         """Insert new and update changed request rows. Returns (stored, updated, unchanged).
 
         ``rows`` holds :data:`REQUEST_COLUMNS` except batch_id/ingested_at/updated_at. Rows whose content hash
         equals the stored one are left alone, so re-importing a file changes nothing. ``all_new``: the caller
         knows none of the ids is stored (see :meth:`source_is_new`): the lookup is skipped (a stored one
-        would still be refused by the primary key, failing the transaction).
+        would still be refused by the primary key, failing the transaction). ``stage``: new rows are staged
+        there (see :meth:`request_stage`) and reach the table at :meth:`flush_stage`.
         """
         ts = now_ts()
         with self._using(conn, write=True) as c:
@@ -285,10 +303,11 @@ class Store(ZoneStoreMixin, TokenStoreMixin, RequestStoreMixin, UserStoreMixin):
                         self._upsert_changed_requests(c, todo, batch_id, ts)
                         continue
                     # New rows: their counts are added set-wise, not by the per-row insert trigger.
-                    self.set_meta(BULK_KEY, batch_id, conn=c)
-                    self._insert_requests(c, todo, upsert=False)
+                    if stage is None or not stage.add(todo):
+                        self.set_meta(BULK_KEY, batch_id, conn=c)
+                        self._insert_requests(c, todo, upsert=False)
+                        c.execute(delete(meta).where(meta.c.key == BULK_KEY))
                     add_demand_counts(c, todo)
-                    c.execute(delete(meta).where(meta.c.key == BULK_KEY))
         n_new, n_changed = int(new_mask.sum()), int(changed_mask.sum())
         return n_new, n_changed, int(len(rows) - n_new - n_changed)
 

@@ -404,9 +404,13 @@ def test_editing_a_zone_outline_with_the_draw_toolbar_saves_a_new_version(page, 
     page.mouse.down()
     page.mouse.move(x - 30, y - 30, steps=6)
     page.mouse.up()
-    page.locator(".leaflet-draw-actions a >> text=保存").first.click()
-    page.wait_for_function("fetch('/api/zones/1').then(r => r.json()).then(z => z.properties.version === 2)")
+    # Wait for the PATCH itself: a wait_for_function whose expression is a fetch() promise passes at once
+    # (a pending promise is truthy), so the test used to read the zone before the save had happened.
+    with page.expect_response(lambda r: r.request.method == "PATCH" and r.url.endswith("/api/zones/1")) as saved:
+        page.locator(".leaflet-draw-actions a >> text=保存").first.click()
+    assert saved.value.ok
     z = page.request.get(page.base + "/api/zones/1").json()
+    assert z["properties"]["version"] == 2
     assert z["geometry"]["type"] == geometry["type"] and z["properties"]["name"] == "可编辑"
     if geometry["type"] == "MultiPolygon":  # the part not edited is kept as it was
         assert len(z["geometry"]["coordinates"]) == 2
