@@ -106,7 +106,7 @@ def link_file_batch(store: Store, settings: Settings, batch_id: str, conn, kept:
     trigger set aside; elsewhere the counts go in first and the links move them.
     """
     if not kept.complete:  # the batch is read back: its rows must be in the table first
-        store.flush_stage(stage, batch_id, conn)
+        store.flush_stage(stage, batch_id, conn, indexed=not hold.held)
         new = store.dedupe_rows(batch_id=batch_id, conn=conn)
     else:
         new = kept.frame()
@@ -116,7 +116,7 @@ def link_file_batch(store: Store, settings: Settings, batch_id: str, conn, kept:
     offset = utc_offset(conn) if uncounted is not None else 0
 
     def settle() -> None:  # before any row is updated: the rows, the indexes (elsewhere the new rows' counts)
-        store.flush_stage(stage, batch_id, conn)
+        store.flush_stage(stage, batch_id, conn, indexed=not hold.held)
         if not sqlite:
             flush_deferred_counts(conn)
         hold.restore()

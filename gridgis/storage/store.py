@@ -266,12 +266,16 @@ class Store(ZoneStoreMixin, TokenStoreMixin, RequestStoreMixin, UserStoreMixin):
         :meth:`flush_stage` before the rows are read or linked."""
         return staged(conn, "requests", REQUEST_COLUMNS)
 
-    def flush_stage(self, stage: Stage | None, batch_id: str, conn: Connection) -> int:
-        """Copy the staged rows into ``requests`` (their counts were added as they were staged)."""
+    def flush_stage(self, stage: Stage | None, batch_id: str, conn: Connection, *, indexed: bool = True) -> int:
+        """Copy the staged rows into ``requests`` (their counts were added as they were staged). ``indexed``:
+        the table's secondary indexes are in place, so the rows go in by cell: the two cell indexes, the
+        ones a big table's random keys hit, then take them in key order (month 12 of a 10 M-row year:
+        copy 31.5 → 23.8 s); other indexes get this file's new keys at their ends. Without the indexes
+        (set aside for a load bigger than the table), in file order."""
         if stage is None or stage.flushed:
             return 0
         self.set_meta(BULK_KEY, batch_id, conn=conn)  # the insert trigger must not count them again
-        n = stage.flush()
+        n = stage.flush(("cell", "created_at") if indexed else ())
         conn.execute(delete(meta).where(meta.c.key == BULK_KEY))
         return n
 
