@@ -36,14 +36,18 @@ TEMPLATES = [
 ESTATES = [f"{n}花园" for n in "锦城 芳华 桂溪 玉林 紫荆 华兴 新南 双楠 金沙 青羊 光华 红牌".split()]
 
 
+BOX = (103.95, 30.55, 104.20, 30.75)  # central Chengdu (WGS84 lng/lat); every generated point lies in it
+
+
 def generate(path: Path, n: int, seed: int = 0, *, start: pd.Timestamp | None = None, days: int = 365,
-             id_prefix: str = "GD") -> None:
-    """A hotline export of ``n`` rows with times over ``days`` days from ``start`` (default: the past year)."""
+             id_prefix: str = "GD", box: tuple[float, float, float, float] = BOX) -> None:
+    """A hotline export of ``n`` rows with times over ``days`` days from ``start`` (default: the past year),
+    points uniform in ``box``."""
     from gridgis import crs
 
     rng = np.random.default_rng(seed)
-    lng = rng.uniform(103.95, 104.20, n)
-    lat = rng.uniform(30.55, 30.75, n)
+    lng = rng.uniform(box[0], box[2], n)
+    lat = rng.uniform(box[1], box[3], n)
     g_lng, g_lat = crs.wgs84_to_gcj02(lng, lat)
     if start is None:
         start = pd.Timestamp.now().floor("D") - pd.Timedelta(days=366)  # a past year: no future times

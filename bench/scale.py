@@ -19,7 +19,12 @@ can be added beside them):
   chunk and peak RSS show whether the cost per row grows with the table; on PostgreSQL also COPY against
   the executemany it replaced (same rows, same moment).
 
-Run: .venv/bin/python bench/scale.py [--rows 1000000 10000000] [--sections dask store] [--keep DIR]
+- **imports** — the product path: a year of 12 monthly hotline exports (bench/ingest.py's CSV) through
+  ``ingest_file`` per backend, one transaction per file, repeats linked against the months before. The
+  area grows with the rows (10 M rows over 10× the 1 M box, the same density and share of repeats);
+  ``--same-box`` keeps the 1 M box at every size instead.
+
+Run: .venv/bin/python bench/scale.py [--rows 1000000 10000000] [--sections dask store imports] [--same-box] [--keep DIR]
      [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 """
 
@@ -372,11 +377,25 @@ def section_store(args) -> None:
                   f"{b['last_chunk_s']:.2f} s   peak memory {a['extra_mib']:,.0f} → {b['extra_mib']:,.0f} MiB")
 
 
-def monthly_files(folder: Path, rows: int) -> list[Path]:
-    """``rows`` generated hotline rows (bench/ingest.py's CSV: GCJ-02, Chinese texts) as 12 monthly exports
-    of 2025, each in time order with its own ids; made once per size (reused from ``--keep``)."""
+def import_box(rows: int, same_box: bool) -> tuple[float, float, float, float]:
+    """Where ``rows`` generated requests lie: bench/ingest.py's central-Chengdu box for 1 M rows, grown about
+    its centre so the area grows with the rows (a bigger archive is a bigger city, at the same density of
+    requests and so the same share of repeats); with ``same_box`` the 1 M box at every size (10× denser)."""
     import ingest as ingest_bench  # bench/ingest.py, beside this file
 
+    x0, y0, x1, y1 = ingest_bench.BOX
+    k = 1.0 if same_box else float(np.sqrt(rows / 1_000_000))
+    cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2 * k, (y1 - y0) / 2 * k
+    return (round(cx - hw, 6), round(cy - hh, 6), round(cx + hw, 6), round(cy + hh, 6))
+
+
+def monthly_files(folder: Path, rows: int, box: tuple[float, float, float, float]) -> list[Path]:
+    """``rows`` generated hotline rows (bench/ingest.py's CSV: GCJ-02, Chinese texts) in ``box`` as 12 monthly
+    exports of 2025, each in time order with its own ids; made once per size and box (reused from ``--keep``)."""
+    import ingest as ingest_bench  # bench/ingest.py, beside this file
+
+    if box != ingest_bench.BOX:
+        folder = folder / "box-{:.4f}-{:.4f}-{:.4f}-{:.4f}".format(*box)
     folder.mkdir(parents=True, exist_ok=True)
     files = []
     for m in range(12):
@@ -385,29 +404,33 @@ def monthly_files(folder: Path, rows: int) -> list[Path]:
         path = folder / f"{rows}-{m + 1:02d}.csv"
         n = rows * (m + 1) // 12 - rows * m // 12
         if not path.exists():
-            ingest_bench.generate(path, n, seed=m, start=start, days=days, id_prefix=f"M{m + 1:02d}-")
+            ingest_bench.generate(path, n, seed=m, start=start, days=days, id_prefix=f"M{m + 1:02d}-",
+                                  box=box)
         files.append(path)
     return files
 
 
-def import_months(url: str, files: list[str]) -> dict:
+def import_months(url: str, files: list[str], box: tuple[float, float, float, float]) -> dict:
     """Run in a fresh process: ``gridgis ingest`` of each monthly file in turn (the whole pipeline: one
     transaction per file, repeats linked against the months before) into the store at ``url``."""
     from gridgis.config import load_settings
     from gridgis.ingest.pipeline import IngestOptions, ingest_file
     from gridgis.storage.store import Store
 
-    settings = load_settings(env={}, database_url=url, service_area_bbox=(103.9, 30.5, 104.3, 30.8))
+    area = (box[0] - 0.05, box[1] - 0.05, box[2] + 0.05, box[3] + 0.05)
+    settings = load_settings(env={}, database_url=url, service_area_bbox=area)
     store = Store.from_url(url)
     base = peak_rss_mib()
-    secs, stored = [], 0
+    secs, peaks, stored = [], [], 0
     for f in files:
         t0 = time.perf_counter()
         report = ingest_file(f, settings, store, IngestOptions(source="12345", crs="gcj02"))
         secs.append(time.perf_counter() - t0)
+        peaks.append(peak_rss_mib() - base)  # the peak so far: does a later month (a bigger table) raise it?
         stored += report.stored
     store.close()
-    return {"seconds": sum(secs), "rows": stored, "per_file_s": secs, "extra_mib": peak_rss_mib() - base}
+    return {"seconds": sum(secs), "rows": stored, "per_file_s": secs, "peak_after_mib": peaks,
+            "extra_mib": peaks[-1]}
 
 
 def section_imports(args) -> None:
@@ -418,19 +441,23 @@ def section_imports(args) -> None:
     figures: dict[int, dict] = {}
     try:
         for rows in args.rows:
-            files = [str(f) for f in monthly_files(keep / "imports", rows)]
+            box = import_box(rows, args.same_box)
+            print(f"[imports] {rows:,} rows in lng {box[0]}–{box[2]}, lat {box[1]}–{box[3]}", flush=True)
+            files = [str(f) for f in monthly_files(keep / "imports", rows, box)]
             for backend in ("sqlite", "postgresql"):
                 with store_database(args, backend, f"imp{rows}") as url:
                     if url is None:
                         print("[imports] no PostgreSQL server (--postgres-url or $GRIDGIS_TEST_POSTGRES_URL): "
                               "SQLite only")
                         continue
-                    r = in_fresh_process_fn(import_months, url, files)
+                    r = in_fresh_process_fn(import_months, url, files, box)
                 figures.setdefault(rows, {})[backend] = r
                 per = [rows / 12 / s for s in r["per_file_s"]]
                 print(f"[imports] {rows:,} rows (12 monthly files) into {backend:10s}: {r['seconds']:7.1f} s = "
                       f"{rows / r['seconds']:9,.0f} rows/s (month 1 {per[0]:,.0f} rows/s, month 12 {per[-1]:,.0f} "
-                      f"rows/s), extra peak RSS {r['extra_mib']:,.0f} MiB", flush=True)
+                      f"rows/s), extra peak RSS {r['extra_mib']:,.0f} MiB (after month 1: "
+                      f"{r['peak_after_mib'][0]:,.0f} MiB)", flush=True)
+                print("    rows/s by month: " + " ".join(f"{p:,.0f}" for p in per), flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(keep, ignore_errors=True)
@@ -458,6 +485,8 @@ def main() -> None:
     ap.add_argument("--rows", type=int, nargs="+", default=[1_000_000], help="sizes, e.g. 1000000 10000000")
     ap.add_argument("--sections", nargs="+", choices=list(SECTIONS), default=list(SECTIONS))
     ap.add_argument("--chunk", type=int, default=250_000, help="rows generated and written at a time")
+    ap.add_argument("--same-box", action="store_true", help="imports section: every size in the 1 M box "
+                    "(density grows with the rows) instead of an area that grows with them")
     ap.add_argument("--keep", help="folder to keep (and reuse) the archives in")
     ap.add_argument("--store-chunk", type=int, default=50_000, help="rows per transaction in the store section "
                     "(the ingest default, settings.batch_size)")
