@@ -22,7 +22,9 @@ can be added beside them):
 - **imports** — the product path: a year of 12 monthly hotline exports (bench/ingest.py's CSV) through
   ``ingest_file`` per backend, one transaction per file, repeats linked against the months before. The
   area grows with the rows (10 M rows over 10× the 1 M box, the same density and share of repeats);
-  ``--same-box`` keeps the 1 M box at every size instead.
+  ``--same-box`` keeps the 1 M box at every size instead. Memory per month: peak RSS so far, and the
+  month's own peak of heap (anonymous) memory with what earlier months left at its start — peak RSS also
+  counts the SQLite file pages mapped for reading, which grow with the archive but are page cache.
 
 Run: .venv/bin/python bench/scale.py [--rows 1000000 10000000] [--sections dask store imports] [--same-box] [--keep DIR]
      [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
@@ -65,6 +67,41 @@ QUERIES = {"Q1 res9 by category, year": dict(res=9, bucket=None), "Q2 res8 by ca
 def peak_rss_mib() -> float:
     """This process's peak resident set so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class HeapPeak:
+    """The peak of this process's anonymous resident memory (``RssAnon`` in /proc/self/status, sampled every
+    ``every`` seconds by a thread): what the process itself holds. ``ru_maxrss`` also counts the pages of
+    the database file SQLite maps (``mmap_size``, up to 1 GiB), which grow with the archive but are the
+    kernel's page cache, dropped under memory pressure, not memory an import needs."""
+
+    def __init__(self, every: float = 0.01) -> None:
+        import threading
+
+        self.every, self.peak, self._stop = every, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def now_mib() -> float:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.peak = max(self.peak, self.now_mib())
+
+    def take(self) -> float:
+        """The peak since the last take (then starts again from the present level)."""
+        out, self.peak = max(self.peak, self.now_mib()), self.now_mib()
+        return out
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 # Sent to the workers by value (this script is no module they could import).
@@ -420,17 +457,22 @@ def import_months(url: str, files: list[str], box: tuple[float, float, float, fl
     area = (box[0] - 0.05, box[1] - 0.05, box[2] + 0.05, box[3] + 0.05)
     settings = load_settings(env={}, database_url=url, service_area_bbox=area)
     store = Store.from_url(url)
-    base = peak_rss_mib()
-    secs, peaks, stored = [], [], 0
+    base, heap = peak_rss_mib(), HeapPeak()
+    heap_base = heap.take()
+    secs, peaks, heaps, starts, stored = [], [], [], [], 0
     for f in files:
+        starts.append(HeapPeak.now_mib() - heap_base)  # what earlier months left behind (caches, allocator)
         t0 = time.perf_counter()
         report = ingest_file(f, settings, store, IngestOptions(source="12345", crs="gcj02"))
         secs.append(time.perf_counter() - t0)
         peaks.append(peak_rss_mib() - base)  # the peak so far: does a later month (a bigger table) raise it?
+        heaps.append(heap.take() - heap_base)  # this month's own heap peak
         stored += report.stored
+    heap.close()
     store.close()
     return {"seconds": sum(secs), "rows": stored, "per_file_s": secs, "peak_after_mib": peaks,
-            "extra_mib": peaks[-1]}
+            "extra_mib": peaks[-1], "heap_mib": heaps,
+            "heap_start_mib": starts}
 
 
 def section_imports(args) -> None:
@@ -457,7 +499,9 @@ def section_imports(args) -> None:
                       f"{rows / r['seconds']:9,.0f} rows/s (month 1 {per[0]:,.0f} rows/s, month 12 {per[-1]:,.0f} "
                       f"rows/s), extra peak RSS {r['extra_mib']:,.0f} MiB (after month 1: "
                       f"{r['peak_after_mib'][0]:,.0f} MiB)", flush=True)
-                print("    rows/s by month: " + " ".join(f"{p:,.0f}" for p in per), flush=True)
+                print("    rows/s by month:       " + " ".join(f"{p:,.0f}" for p in per), flush=True)
+                print("    heap peak by month MiB: " + " ".join(f"{h:,.0f}" for h in r["heap_mib"]), flush=True)
+                print("    heap at month start:    " + " ".join(f"{h:,.0f}" for h in r["heap_start_mib"]), flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(keep, ignore_errors=True)
@@ -469,7 +513,9 @@ def section_imports(args) -> None:
                 a, b = figures[small][backend], figures[big][backend]
                 print(f"    {backend:10s} time ×{b['seconds'] / a['seconds']:5.2f}   month 12 "
                       f"{a['per_file_s'][-1]:.1f} → {b['per_file_s'][-1]:.1f} s   peak memory "
-                      f"{a['extra_mib']:,.0f} → {b['extra_mib']:,.0f} MiB")
+                      f"{a['extra_mib']:,.0f} → {b['extra_mib']:,.0f} MiB   heap peak month 1 → 12: "
+                      f"{a['heap_mib'][0]:,.0f} → {a['heap_mib'][-1]:,.0f} MiB at {small:,}, "
+                      f"{b['heap_mib'][0]:,.0f} → {b['heap_mib'][-1]:,.0f} MiB at {big:,}")
 
 
 def in_fresh_process_fn(fn, *args) -> dict:
