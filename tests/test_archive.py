@@ -22,7 +22,7 @@ from gridgis.config import load_settings
 from gridgis.errors import InvalidInputError
 from gridgis.privacy import WITHHELD_COLUMNS, scrub_text, truncate_addresses
 from gridgis.storage import open_store
-from gridgis.storage.store import to_epoch_seconds
+from gridgis.storage.epochs import to_epoch_seconds
 from tests.conftest import SAMPLE
 from tests.heatmap.test_aggregate import make_rows, put, ts
 

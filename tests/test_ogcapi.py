@@ -19,7 +19,7 @@ from gridgis.heatmap.aggregate import cell_totals
 from gridgis.ogcapi.crs import CGCS2000, CRS84, SUPPORTED, WEB_MERCATOR
 from gridgis.ogcapi.query import MAX_LIMIT, parse_items
 from gridgis.storage import open_store
-from gridgis.storage.store import to_epoch_seconds
+from gridgis.storage.epochs import to_epoch_seconds
 
 BASE = "http://gis.example/ogc"
 IDS = ["requests", "cells-8", "cells-9", "cells-10", "hotspots", "projects", "zones", "grids"]

@@ -29,8 +29,8 @@ from sqlalchemy import delete, insert
 from gridgis import grid
 from gridgis.crs import to_wgs84
 from gridgis.errors import InvalidInputError
+from gridgis.storage.epochs import now_ts
 from gridgis.storage.schema import cell_households
-from gridgis.storage.store import now_ts
 
 if TYPE_CHECKING:
     from gridgis.storage.store import Store

@@ -52,7 +52,7 @@ from gridgis.heatmap.project_summary import summary_text
 from gridgis.heatmap.project_texts import describe, generic_words, settings_words, tokenizer
 from gridgis.heatmap.sources import DemandSource, as_source
 from gridgis.heatmap.study import bucket_starts, bucket_steps, space_time_cube, study_cells
-from gridgis.storage.store import to_epoch_seconds
+from gridgis.storage.epochs import to_epoch_seconds
 
 if TYPE_CHECKING:
     import geopandas as gpd

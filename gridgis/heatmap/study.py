@@ -21,8 +21,8 @@ from gridgis.config import Settings
 from gridgis.heatmap import periods
 from gridgis.heatmap.filters import Filters
 from gridgis.heatmap.hotspots import study_area_cells
+from gridgis.storage.epochs import to_epoch_seconds
 from gridgis.storage.schema import requests
-from gridgis.storage.store import to_epoch_seconds
 
 if TYPE_CHECKING:
     from gridgis.heatmap.sources import DemandSource

@@ -13,7 +13,7 @@ from gridgis.ogcapi import requests_count as rc
 from gridgis.ogcapi import requests_source as rq
 from gridgis.ogcapi.query import ItemQuery
 from gridgis.storage import open_store
-from gridgis.storage.store import to_epoch_seconds
+from gridgis.storage.epochs import to_epoch_seconds
 
 BASE = "http://gis.example/ogc"
 TZ = "Asia/Shanghai"

@@ -143,7 +143,7 @@ def test_request_columns_cover_the_table():
 
 def test_bulk_demand_counts_equal_the_insert_trigger(settings, new_database_url):
     """New rows skip the per-row trigger and are counted set-wise: both paths give the same table."""
-    from gridgis.storage.store import _column_lists
+    from gridgis.storage.frames import _column_lists
 
     rows = _rows(300, seed=5)
     rows.loc[::7, "geocode_level"] = "community"
