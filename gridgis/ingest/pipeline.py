@@ -39,6 +39,7 @@ from gridgis.ingest import columns as cols_mod
 from gridgis.ingest import readers, validate
 from gridgis.ingest.linking import BatchRows, link_batch, link_duplicates, link_file_batch
 from gridgis.ingest.locate import locate
+from gridgis.ingest.row_values import as_str, hash_rows, per_distinct, str_or_none
 from gridgis.ingest.times import parse_times
 from gridgis.models import IngestReport, RowProblem
 from gridgis.storage import Store
@@ -120,42 +121,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-
-
-def _hash_rows(frame: pd.DataFrame) -> pa.Array:
-    """A stable 64-bit hash per row as 16 hex chars (pandas' fixed-key SipHash of each value)."""
-    h = pd.util.hash_pandas_object(frame, index=False, hash_key="gridgis-requests").to_numpy()
-    return _hex16(h)
-
-
-def _hex16(values: np.ndarray) -> pa.Array:
-    """uint64 values as zero-padded lower-case hex (``"%016x"``), as an Arrow string array built in numpy."""
-    big = np.ascontiguousarray(values, dtype=">u8").view(np.uint8).reshape(-1, 8)
-    digits = np.empty((len(big), 16), dtype=np.uint8)
-    digits[:, 0::2] = _HEX_DIGITS[big >> 4]
-    digits[:, 1::2] = _HEX_DIGITS[big & 15]
-    offsets = np.arange(0, 16 * len(big) + 1, 16, dtype=np.int32)
-    return pa.Array.from_buffers(pa.string(), len(big), [None, pa.py_buffer(offsets), pa.py_buffer(digits)])
-
-
-def _as_str(values: pa.Array | pa.ChunkedArray) -> pd.Series:
-    """An Arrow string array as a pandas ``str`` column (no Python object per value)."""
-    return pd.Series(values.to_pandas()).astype("str")
-
-
-def _per_distinct(values: pd.Series, func: Callable[[pd.Series], object]) -> tuple[np.ndarray, object]:
-    """(codes, func(distinct values)): a row-wise ``func`` run once per distinct value (NA included)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    return codes, func(pd.Series(uniques, dtype=values.dtype))
-
-
-def _str_or_none(values: pd.Series) -> np.ndarray:
-    s = values.astype("string").str.strip()
-    s = s.mask(s == "")
-    return s.astype(object).where(s.notna(), None).to_numpy()
-
-
 class ChunkState:
     """What the chunks of one file share: the column mapping, the ids already seen, stage timings."""
 
@@ -230,17 +195,17 @@ def prepare_chunk(
         times.iloc[g].dt.as_unit("s").astype("int64").to_numpy() if len(g) else np.empty(0, np.int64)
     )
     rows["text"] = text.iloc[g].astype(object).to_numpy()
-    rows["address"] = _str_or_none(address.iloc[g])
+    rows["address"] = str_or_none(address.iloc[g])
     src_cat = canon["source_category"].iloc[g].reset_index(drop=True)
     with state.timed("classify"):
         category, rule = _classify(ctx, rows["text"], src_cat)
     rows["category"] = category
     rows["category_rule"] = rule
-    rows["source_category"] = _str_or_none(src_cat)
-    rt_codes, rtype = _per_distinct(canon["request_type"].iloc[g].reset_index(drop=True),
+    rows["source_category"] = str_or_none(src_cat)
+    rt_codes, rtype = per_distinct(canon["request_type"].iloc[g].reset_index(drop=True),
                                     ctx.taxonomy.normalize_request_types)
     rows["request_type"] = rtype.astype(object).where(rtype.notna(), None).to_numpy()[rt_codes]
-    st_codes, (status, unknown_status) = _per_distinct(
+    st_codes, (status, unknown_status) = per_distinct(
         canon["status"].iloc[g].reset_index(drop=True).astype("string"), normalize_statuses)
     rows["status"] = status[st_codes]
     unknown_status = unknown_status[st_codes]
@@ -259,17 +224,17 @@ def prepare_chunk(
         for r in (9, 8, 7):
             rows[f"cell_{r}"] = grid.cells_to_parent(cells, r).astype(np.int64) if r < ctx.resolution else None
     rows["duplicate_of"] = None
-    rows["reporter_name"] = _str_or_none(canon["reporter_name"].iloc[g])
-    rows["reporter_phone"] = _str_or_none(canon["reporter_phone"].iloc[g])
+    rows["reporter_name"] = str_or_none(canon["reporter_name"].iloc[g])
+    rows["reporter_phone"] = str_or_none(canon["reporter_phone"].iloc[g])
     rows["extra"] = _extras(extra.iloc[g], canon["status"].iloc[g], unknown_status)
     with state.timed("ids"):
         # Rows without a source id get one from what identifies the event: source, time, text, place.
-        ident = _hash_rows(rows[["source", "created_at", "text", "address", "lng", "lat"]])
+        ident = hash_rows(rows[["source", "created_at", "text", "address", "lng", "lat"]])
         given = pa.array(source_id.iloc[g], type=pa.string(), from_pandas=True)
         sid = pc.if_else(pa.array(has_sid[g]), given, pc.binary_join_element_wise("h", ident, ""))
-        rows["source_id"] = _as_str(sid)
-        rows["id"] = _as_str(pc.binary_join_element_wise(source + ":", sid, ""))
-        rows["content_hash"] = _as_str(_hash_rows(rows[list(_HASHED)]))
+        rows["source_id"] = as_str(sid)
+        rows["id"] = as_str(pc.binary_join_element_wise(source + ":", sid, ""))
+        rows["content_hash"] = as_str(hash_rows(rows[list(_HASHED)]))
     rows = rows[list(STORED_FIELDS)]
     by_rule: Counter = Counter()
     for r, k in rows["category_rule"].value_counts().items():

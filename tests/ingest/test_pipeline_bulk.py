@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gridgis.ingest import linking, pipeline
+from gridgis.ingest import linking, pipeline, row_values
 from gridgis.ingest.pipeline import BatchRows, IngestContext, IngestOptions, InjectedFailure, ingest_file
 from gridgis.storage import REQUEST_COLUMNS, init_db, links, sqlite_bulk
 from gridgis.taxonomy import Taxonomy
@@ -130,7 +130,7 @@ def test_a_failure_after_the_indexes_were_set_aside_leaves_the_database_as_it_wa
 def test_ids_are_formatted_like_printf():
     values = np.array([0, 1, 0xFF, 2**63, 2**64 - 1, 0x0123456789ABCDEF], dtype=np.uint64)
     values = np.r_[values, np.random.default_rng(0).integers(0, 2**64 - 1, 1000, dtype=np.uint64)]
-    assert pipeline._hex16(values).to_pylist() == [f"{v:016x}" for v in values.tolist()]
+    assert row_values.hex16(values).to_pylist() == [f"{v:016x}" for v in values.tolist()]
 
 
 def test_classifying_each_distinct_text_once_gives_every_row_its_own_answer(settings):
