@@ -22,9 +22,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## make bench: the performance scripts (print figures; never assertions)
+## make bench: the performance scripts (print figures; never assertions); bench/*.py without a main are their parts
 bench: $(STAMP)
-	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@for f in $$(grep -l '__main__' bench/*.py); do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet ruff

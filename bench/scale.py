@@ -33,9 +33,6 @@ Run: .venv/bin/python bench/scale.py [--rows 1000000 10000000] [--sections dask 
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
-import contextlib
-import multiprocessing as mp
 import resource
 import shutil
 import statistics
@@ -50,6 +47,10 @@ import pandas as pd
 from gridgis import grid
 from gridgis.archive import ArchiveWriter, month_labels, new_metadata, write_metadata, write_table
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sections beside this file
+from scale_imports import section_imports  # noqa: E402
+from scale_support import in_fresh_process_fn, peak_rss_mib, store_database  # noqa: E402
+
 TZ = "Asia/Shanghai"
 BBOX = (103.95, 30.55, 104.20, 30.78)
 T0 = int(pd.Timestamp("2025-01-01", tz=TZ).timestamp())
@@ -62,46 +63,6 @@ LEVELS = np.array(["source", "door", "building", "estate", "community", "street"
 LEVEL_P = np.array([0.55, 0.10, 0.15, 0.15, 0.04, 0.01])
 QUERIES = {"Q1 res9 by category, year": dict(res=9, bucket=None), "Q2 res8 by category per month": dict(res=8,
                                                                                                       bucket="month")}
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident set so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class HeapPeak:
-    """The peak of this process's anonymous resident memory (``RssAnon`` in /proc/self/status, sampled every
-    ``every`` seconds by a thread): what the process itself holds. ``ru_maxrss`` also counts the pages of
-    the database file SQLite maps (``mmap_size``, up to 1 GiB), which grow with the archive but are the
-    kernel's page cache, dropped under memory pressure, not memory an import needs."""
-
-    def __init__(self, every: float = 0.01) -> None:
-        import threading
-
-        self.every, self.peak, self._stop = every, 0.0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    @staticmethod
-    def now_mib() -> float:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1]) / 1024
-        return 0.0
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            self.peak = max(self.peak, self.now_mib())
-
-    def take(self) -> float:
-        """The peak since the last take (then starts again from the present level)."""
-        out, self.peak = max(self.peak, self.now_mib()), self.now_mib()
-        return out
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 # Sent to the workers by value (this script is no module they could import).
@@ -238,11 +199,6 @@ def measure(kind: str, path: str, res: int, bucket: str | None, runs: int) -> di
     return out
 
 
-def in_fresh_process(*args) -> dict:
-    with cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as ex:
-        return ex.submit(measure, *args).result()
-
-
 # --------------------------------------------------------------------------------------------- sections
 def section_dask(args) -> None:
     figures: dict[int, dict] = {}
@@ -256,7 +212,7 @@ def section_dask(args) -> None:
                   f"{len(list(root.glob('month=*/*.parquet')))} part files")
         runs = 3 if rows <= 2_000_000 else 1
         for name, q in QUERIES.items():
-            res = {kind: in_fresh_process(kind, str(root), q["res"], q["bucket"], runs)
+            res = {kind: in_fresh_process_fn(measure, kind, str(root), q["res"], q["bucket"], runs)
                    for kind in ("pandas", "threads", "cluster")}
             equal = all(res[k]["result"].equals(res["pandas"]["result"]) for k in ("threads", "cluster"))
             figures.setdefault(rows, {})[name] = res
@@ -320,9 +276,9 @@ def store_ingest(url: str, rows: int, chunk: int, plain_executemany: bool = Fals
     from gridgis.storage.store import Store
 
     if plain_executemany:
-        import gridgis.storage.store as store_mod
+        import gridgis.storage.import_store as import_store
 
-        store_mod.is_postgresql = lambda bind: False  # _insert_requests then takes the executemany path
+        import_store.is_postgresql = lambda bind: False  # _insert_requests then takes the executemany path
     store = Store.from_url(url)
     rng = np.random.default_rng(7)
     base = peak_rss_mib()
@@ -339,45 +295,6 @@ def store_ingest(url: str, rows: int, chunk: int, plain_executemany: bool = Fals
     store.close()
     return {"seconds": spent, "rows": n, "first_chunk_s": chunk_s[0], "last_chunk_s": chunk_s[-1],
             "extra_mib": peak_rss_mib() - base}
-
-
-@contextlib.contextmanager
-def store_database(args, backend: str, tag: str):
-    """URL of a new, migrated database of ``backend`` (dropped or deleted afterwards); None when no
-    PostgreSQL server is given (``--postgres-url`` or $GRIDGIS_TEST_POSTGRES_URL)."""
-    import os
-
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from gridgis.storage.engine import make_engine
-    from gridgis.storage.migrate import upgrade
-
-    if backend == "sqlite":
-        folder = Path(tempfile.mkdtemp(prefix="gridgis-scale-db-"))
-        url, cleanup = f"sqlite:///{folder / f'{tag}.sqlite3'}", lambda: shutil.rmtree(folder, ignore_errors=True)
-    else:
-        server = args.postgres_url or os.environ.get("GRIDGIS_TEST_POSTGRES_URL")
-        if not server:
-            yield None
-            return
-        admin = create_engine(make_url(server).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-        name = f"gridgis_scale_{os.getpid()}_{tag}"
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        url = admin.url.set(database=name).render_as_string(hide_password=False)
-
-        def cleanup():
-            with admin.connect() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            admin.dispose()
-    try:
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-    finally:
-        cleanup()
 
 
 def section_store(args) -> None:
@@ -412,115 +329,6 @@ def section_store(args) -> None:
             a, b = figures[small][backend], figures[big][backend]
             print(f"    {backend:10s} time ×{b['seconds'] / a['seconds']:5.2f}   last chunk {a['last_chunk_s']:.2f} → "
                   f"{b['last_chunk_s']:.2f} s   peak memory {a['extra_mib']:,.0f} → {b['extra_mib']:,.0f} MiB")
-
-
-def import_box(rows: int, same_box: bool) -> tuple[float, float, float, float]:
-    """Where ``rows`` generated requests lie: bench/ingest.py's central-Chengdu box for 1 M rows, grown about
-    its centre so the area grows with the rows (a bigger archive is a bigger city, at the same density of
-    requests and so the same share of repeats); with ``same_box`` the 1 M box at every size (10× denser)."""
-    import ingest as ingest_bench  # bench/ingest.py, beside this file
-
-    x0, y0, x1, y1 = ingest_bench.BOX
-    k = 1.0 if same_box else float(np.sqrt(rows / 1_000_000))
-    cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2 * k, (y1 - y0) / 2 * k
-    return (round(cx - hw, 6), round(cy - hh, 6), round(cx + hw, 6), round(cy + hh, 6))
-
-
-def monthly_files(folder: Path, rows: int, box: tuple[float, float, float, float]) -> list[Path]:
-    """``rows`` generated hotline rows (bench/ingest.py's CSV: GCJ-02, Chinese texts) in ``box`` as 12 monthly
-    exports of 2025, each in time order with its own ids; made once per size and box (reused from ``--keep``)."""
-    import ingest as ingest_bench  # bench/ingest.py, beside this file
-
-    if box != ingest_bench.BOX:
-        folder = folder / "box-{:.4f}-{:.4f}-{:.4f}-{:.4f}".format(*box)
-    folder.mkdir(parents=True, exist_ok=True)
-    files = []
-    for m in range(12):
-        start = pd.Timestamp(2025, m + 1, 1)
-        days = (start + pd.offsets.MonthBegin(1) - start).days
-        path = folder / f"{rows}-{m + 1:02d}.csv"
-        n = rows * (m + 1) // 12 - rows * m // 12
-        if not path.exists():
-            ingest_bench.generate(path, n, seed=m, start=start, days=days, id_prefix=f"M{m + 1:02d}-",
-                                  box=box)
-        files.append(path)
-    return files
-
-
-def import_months(url: str, files: list[str], box: tuple[float, float, float, float]) -> dict:
-    """Run in a fresh process: ``gridgis ingest`` of each monthly file in turn (the whole pipeline: one
-    transaction per file, repeats linked against the months before) into the store at ``url``."""
-    from gridgis.config import load_settings
-    from gridgis.ingest.pipeline import IngestOptions, ingest_file
-    from gridgis.storage.store import Store
-
-    area = (box[0] - 0.05, box[1] - 0.05, box[2] + 0.05, box[3] + 0.05)
-    settings = load_settings(env={}, database_url=url, service_area_bbox=area)
-    store = Store.from_url(url)
-    base, heap = peak_rss_mib(), HeapPeak()
-    heap_base = heap.take()
-    secs, peaks, heaps, starts, stored = [], [], [], [], 0
-    for f in files:
-        starts.append(HeapPeak.now_mib() - heap_base)  # what earlier months left behind (caches, allocator)
-        t0 = time.perf_counter()
-        report = ingest_file(f, settings, store, IngestOptions(source="12345", crs="gcj02"))
-        secs.append(time.perf_counter() - t0)
-        peaks.append(peak_rss_mib() - base)  # the peak so far: does a later month (a bigger table) raise it?
-        heaps.append(heap.take() - heap_base)  # this month's own heap peak
-        stored += report.stored
-    heap.close()
-    store.close()
-    return {"seconds": sum(secs), "rows": stored, "per_file_s": secs, "peak_after_mib": peaks,
-            "extra_mib": peaks[-1], "heap_mib": heaps,
-            "heap_start_mib": starts}
-
-
-def section_imports(args) -> None:
-    """A year of monthly hotline exports through the whole ingest pipeline, per backend: rows/s, the first
-    and last month's import time (does a month cost more when the table already holds eleven?), peak RSS."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    keep = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="gridgis-scale-csv-"))
-    figures: dict[int, dict] = {}
-    try:
-        for rows in args.rows:
-            box = import_box(rows, args.same_box)
-            print(f"[imports] {rows:,} rows in lng {box[0]}–{box[2]}, lat {box[1]}–{box[3]}", flush=True)
-            files = [str(f) for f in monthly_files(keep / "imports", rows, box)]
-            for backend in ("sqlite", "postgresql"):
-                with store_database(args, backend, f"imp{rows}") as url:
-                    if url is None:
-                        print("[imports] no PostgreSQL server (--postgres-url or $GRIDGIS_TEST_POSTGRES_URL): "
-                              "SQLite only")
-                        continue
-                    r = in_fresh_process_fn(import_months, url, files, box)
-                figures.setdefault(rows, {})[backend] = r
-                per = [rows / 12 / s for s in r["per_file_s"]]
-                print(f"[imports] {rows:,} rows (12 monthly files) into {backend:10s}: {r['seconds']:7.1f} s = "
-                      f"{rows / r['seconds']:9,.0f} rows/s (month 1 {per[0]:,.0f} rows/s, month 12 {per[-1]:,.0f} "
-                      f"rows/s), extra peak RSS {r['extra_mib']:,.0f} MiB (after month 1: "
-                      f"{r['peak_after_mib'][0]:,.0f} MiB)", flush=True)
-                print("    rows/s by month:       " + " ".join(f"{p:,.0f}" for p in per), flush=True)
-                print("    heap peak by month MiB: " + " ".join(f"{h:,.0f}" for h in r["heap_mib"]), flush=True)
-                print("    heap at month start:    " + " ".join(f"{h:,.0f}" for h in r["heap_start_mib"]), flush=True)
-    finally:
-        if not args.keep:
-            shutil.rmtree(keep, ignore_errors=True)
-    sizes = sorted(figures)
-    for small, big in zip(sizes, sizes[1:], strict=False):
-        print(f"[imports] growth {small:,} → {big:,} rows (×{big / small:g}):")
-        for backend in figures[small]:
-            if backend in figures[big]:
-                a, b = figures[small][backend], figures[big][backend]
-                print(f"    {backend:10s} time ×{b['seconds'] / a['seconds']:5.2f}   month 12 "
-                      f"{a['per_file_s'][-1]:.1f} → {b['per_file_s'][-1]:.1f} s   peak memory "
-                      f"{a['extra_mib']:,.0f} → {b['extra_mib']:,.0f} MiB   heap peak month 1 → 12: "
-                      f"{a['heap_mib'][0]:,.0f} → {a['heap_mib'][-1]:,.0f} MiB at {small:,}, "
-                      f"{b['heap_mib'][0]:,.0f} → {b['heap_mib'][-1]:,.0f} MiB at {big:,}")
-
-
-def in_fresh_process_fn(fn, *args) -> dict:
-    with cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as ex:
-        return ex.submit(fn, *args).result()
 
 
 SECTIONS = {"dask": section_dask, "store": section_store, "imports": section_imports}
