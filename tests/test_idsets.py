@@ -1,10 +1,10 @@
-"""gridgis.idsets.isin: the same answer as Python sets, whatever container holds the ids."""
+"""gridgis.idsets: isin and positions answer as Python sets and lists do, whatever container holds the ids."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from gridgis.idsets import isin
+from gridgis.idsets import isin, positions
 
 IDS = [f"12345:GD{i}" for i in range(2_000)] + ["api:网格-1", "", "patrol:x y"]
 SOME = IDS[::7] + ["12345:GD999999", "api:网格-2"]
@@ -30,3 +30,13 @@ def test_missing_values_and_empty_sides():
     assert isin(["a", None], ["a"]).tolist() == [True, False]
     assert isin(["a"], []).tolist() == [False]
     assert isin([], ["a"]).tolist() == []
+
+
+@pytest.mark.parametrize("values_kind", range(5))
+@pytest.mark.parametrize("of_kind", range(5))
+def test_positions_match_list_index(values_kind, of_kind):
+    values, of = _containers(IDS)[values_kind], _containers(SOME)[of_kind]
+    expected = np.array([SOME.index(v) if v in SOME else -1 for v in IDS])
+    got = positions(values, of)
+    assert got.dtype == np.int64 and (got == expected).all()
+    assert positions([], SOME).shape == (0,) and positions(["a"], []).tolist() == [-1]

@@ -11,7 +11,9 @@ with bins at least ``radius_m`` wide (from haversine bounds, so no projection er
 (bucket, time), and every new row finds the time-window slice of its own and the 8 neighbouring
 buckets with ``np.searchsorted``. Those candidate pairs get the exact time and haversine tests;
 only the survivors get a text score (``rapidfuzz.process.cpdist``). Each row then links to its
-earliest match and chains are collapsed by pointer jumping.
+earliest match and chains are collapsed by pointer jumping. A batch of more than ``_WINDOW_ROWS`` rows is
+linked that many at a time in time order, each window against the ``days`` before it (same result, memory
+of one window: 1 M rows 535 → 418 MiB at the same speed).
 
 Why ``fuzz.ratio`` on normalised text (NFKC, lower case, punctuation and spaces removed): Chinese
 complaints have no spaces, so rapidfuzz's token scorers see one token and degrade to ``ratio``;
@@ -35,7 +37,7 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from gridgis.errors import InvalidInputError
-from gridgis.idsets import isin
+from gridgis.idsets import isin, positions
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,9 @@ _NAT = np.iinfo(np.int64).min
 # reports share one place, e.g. all geocoded to a community centroid.
 _MAX_PAIRS_PER_CHUNK = 4_000_000
 _QUERY_CHUNK = 1 << 16
+# New rows linked at a time (in time order) when a batch is bigger: the per-row arrays of one pass (ids and
+# normalised texts as Python strings, times, places) follow the window, not the batch.
+_WINDOW_ROWS = 250_000
 _MAX_BINS_PER_AXIS = 1 << 20
 # Upper bound of the (bucket rank, time unit) search key; time units grow to stay below it.
 _KEY_LIMIT = 1 << 62
@@ -86,7 +91,53 @@ def find_duplicates(
     else:
         existing = None
         ex_ids = np.empty(0, dtype=object)
+    params = dict(radius_m=radius_m, days=days, text_similarity=text_similarity)
+    if len(new) > _WINDOW_ROWS:
+        return _in_time_windows(new, existing, **params)
+    return _find(new, new_ids, existing, ex_ids, **params)
 
+
+def _in_time_windows(new: pd.DataFrame, existing: pd.DataFrame | None, *, radius_m: float, days: float,
+                     text_similarity: float) -> pd.Series:
+    """:func:`find_duplicates` of a big ``new``, ``_WINDOW_ROWS`` rows at a time in time order: memory follows
+    the window, not the batch. Exact, because a row only matches earlier rows within ``days``: each window's
+    rows are linked against the stored rows and the earlier windows' rows (with the links just found) of
+    ``days`` before the window's first row to its last. Equal times never straddle two windows."""
+    t = _times_ns(new["created_at"], "new")
+    order = np.argsort(t, kind="stable")
+    order = order[t[order] != _NAT]  # rows without a time are never duplicates, nor roots
+    t_sorted = t[order]
+    window_ns = int(round(days * _NS_PER_DAY))
+    out = np.full(len(new), None, dtype=object)
+    if existing is not None:
+        t_ex = _times_ns(existing["created_at"], "existing")
+        if "duplicate_of" not in existing.columns:
+            existing = existing.assign(duplicate_of=None)
+    keep_cols = [*REQUIRED_COLUMNS, "duplicate_of"]
+    start = 0
+    while start < len(order):
+        end = min(start + _WINDOW_ROWS, len(order))
+        end = int(np.searchsorted(t_sorted, t_sorted[end - 1], "right"))  # all rows of the last time
+        t_lo, t_hi = t_sorted[start] - window_ns, t_sorted[end - 1]
+        before = order[np.searchsorted(t_sorted, t_lo, "left"):start]
+        parts = [new.iloc[before].assign(duplicate_of=out[before])[keep_cols]]
+        if existing is not None:
+            parts.append(existing.loc[(t_ex >= t_lo) & (t_ex <= t_hi), keep_cols])
+        known = pd.concat([p.assign(created_at=p["created_at"].dt.tz_convert("UTC").dt.as_unit("ns"))
+                           for p in parts], ignore_index=True)  # one dtype, whatever zone each came in
+        rows = new.iloc[order[start:end]]
+        found = _find(rows, _as_ids(rows), known, _as_ids(known), radius_m=radius_m, days=days,
+                      text_similarity=text_similarity)  # ids checked unique above
+        out[order[start:end]] = found.to_numpy(dtype=object, na_value=None)
+        start = end
+    return pd.Series(out, index=new.index, name="duplicate_of", dtype="str")
+
+
+def _find(new: pd.DataFrame, new_ids: np.ndarray, existing: pd.DataFrame | None, ex_ids: np.ndarray, *,
+          radius_m: float, days: float, text_similarity: float) -> pd.Series:
+    """:func:`find_duplicates` on checked frames (``existing`` holds no id of ``new``) in one piece."""
+    if existing is not None and not len(existing):
+        existing, ex_ids = None, np.empty(0, dtype=object)
     frames = [new] if existing is None else [new, existing]
     ids = np.concatenate([new_ids, ex_ids])
     n_new, n_all = len(new), len(ids)
@@ -336,11 +387,11 @@ def _link_existing(ids, parent, existing, n_new):
     if not has.any():
         return ids, parent
     targets = dup.to_numpy(dtype=object)[has]
-    index = pd.Index(ids)
-    pos = index.get_indexer(targets)
-    outside = pd.unique(targets[pos < 0])
+    pos = positions(targets, ids)
+    miss = pos < 0
+    outside = pd.unique(targets[miss])
+    pos[miss] = len(ids) + positions(targets[miss], outside)
     all_ids = np.concatenate([ids, np.asarray(outside, dtype=object)])
-    pos = pd.Index(all_ids).get_indexer(targets)
     parent = np.concatenate([parent, np.arange(len(ids), len(all_ids))])
     parent[n_new + np.flatnonzero(has)] = pos
     return all_ids, parent
@@ -396,6 +447,10 @@ def _check_columns(df: pd.DataFrame, name: str) -> None:
             f"{name} 缺少列 {', '.join(missing)} / {name} frame lacks column(s) {', '.join(missing)}",
             field=missing[0],
         )
+
+
+def _as_ids(df: pd.DataFrame) -> np.ndarray:
+    return df["id"].astype("str").to_numpy(dtype=object)
 
 
 def _ids(df: pd.DataFrame, name: str) -> np.ndarray:
